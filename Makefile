@@ -1,0 +1,96 @@
+# gort: one GNU Makefile.
+#   make                 the library (build/release/libgort.a, libgort.so)
+#   make demo            the main job: an allocation demo on the gort heap
+#   make test            every test in the release build, then tests/run.sh summary
+#   make check           the same with GORT_CHECK_LEVEL=2 (the "debug" build)
+#   make asan | tsan     the tests under AddressSanitizer+UBSan / ThreadSanitizer
+#   make bench           gort beside glibc, jemalloc, tcmalloc and mimalloc
+#   make install PREFIX=/usr/local
+# BUILD=release|debug|asan|tsan selects the variant; CC=clang works too.
+# WERROR=1 turns warnings into errors (CI sets it).
+
+CC ?= cc
+BUILD ?= release
+PREFIX ?= /usr/local
+O := build/$(BUILD)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+BASE_CFLAGS := -std=gnu11 -g -fPIC -fno-omit-frame-pointer -fvisibility=hidden -pthread $(WARN) -Isrc -Iinclude
+ifeq ($(BUILD),release)
+MODE_CFLAGS := -O2 -DNDEBUG
+else ifeq ($(BUILD),debug)
+MODE_CFLAGS := -O1 -DGORT_CHECK_LEVEL=2
+else ifeq ($(BUILD),asan)
+MODE_CFLAGS := -O1 -DGORT_CHECK_LEVEL=2 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+MODE_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(BUILD),tsan)
+MODE_CFLAGS := -O1 -DGORT_CHECK_LEVEL=1 -fsanitize=thread
+MODE_LDFLAGS := -fsanitize=thread
+else
+$(error unknown BUILD=$(BUILD))
+endif
+CFLAGS_ALL := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
+LDLIBS := -pthread -lm
+
+SRCS := $(wildcard src/*.c)
+OBJS := $(SRCS:src/%.c=$(O)/obj/%.o)
+TEST_SRCS := $(wildcard tests/unit/*.c tests/stress/*.c tests/wrong/*.c)
+TEST_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
+
+.PHONY: all lib demo test check asan tsan bench install clean sizeclasses
+all lib: $(O)/libgort.a $(O)/libgort.so
+
+$(O)/obj/%.o: src/%.c $(wildcard src/*.h src/*.inc) include/gort.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(O)/libgort.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/libgort.so: $(OBJS)
+	$(CC) -shared $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Tests link the static library so that they can reach internal (hidden) names.
+$(O)/tests/%: tests/%.c tests/testing.h $(O)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(O)/libgort.a $(MODE_LDFLAGS) $(LDLIBS)
+
+$(O)/demo: demo/demo.c $(O)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/libgort.a $(MODE_LDFLAGS) $(LDLIBS)
+
+demo: $(O)/demo
+	$(O)/demo
+
+test: $(TEST_BINS)
+	@tests/run.sh $(O)/tests
+
+check:
+	$(MAKE) BUILD=debug test
+asan:
+	$(MAKE) BUILD=asan test
+tsan:
+	$(MAKE) BUILD=tsan test
+
+# The size-class table is generated and checked in; this regenerates it.
+sizeclasses: tools/mksizeclasses.c
+	@mkdir -p build
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -o build/mksizeclasses $<
+	build/mksizeclasses > src/sizeclasses.inc
+
+bench: lib
+	$(MAKE) -C bench O=$(abspath $(O)) run
+
+install: $(O)/libgort.a $(O)/libgort.so
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/gort.h
+	install -m 644 $(O)/libgort.a $(DESTDIR)$(PREFIX)/lib/libgort.a
+	install -m 755 $(O)/libgort.so $(DESTDIR)$(PREFIX)/lib/libgort.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' gort.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+
+clean:
+	rm -rf build

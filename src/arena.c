@@ -1,0 +1,122 @@
+/*
+ * arena.c: arena reservation and the two-level arena index (see arena.h).
+ *
+ * Arenas are reserved 64 MiB-aligned, first at Go's hint addresses
+ * (0x00c000000000 upward, so heap pointers are easy to recognise in a
+ * debugger) and otherwise wherever the kernel has room.  Arena metadata and
+ * index blocks come from os_alloc: they are never freed, so a lock-free
+ * reader can never see them disappear.  Writers hold the heap lock.
+ */
+#include "arena.h"
+#include "check.h"
+#include "os.h"
+
+heaparena **arena_l1[1 << ARENA_L1_BITS];
+
+static uintptr_t arena_hint = (uintptr_t)0x00c0 << 32;
+static uintptr_t heap_mapped_bytes;
+static uintptr_t meta_bytes;
+
+static bool arena_register(uintptr_t base)
+{
+	uintptr_t ai = base >> ARENA_SHIFT;
+	heaparena ***slot = &arena_l1[ai >> ARENA_L2_BITS];
+	heaparena **l2 = *slot;
+	if (!l2) {
+		l2 = os_alloc(ARENA_L2_ENTRIES * sizeof(heaparena *));
+		if (!l2)
+			return false;
+		meta_bytes += ARENA_L2_ENTRIES * sizeof(heaparena *);
+		store_release(slot, l2);
+	}
+	heaparena **hslot = &l2[ai & (ARENA_L2_ENTRIES - 1)];
+	if (!*hslot) {
+		heaparena *ha = os_alloc(sizeof(heaparena));
+		if (!ha)
+			return false;
+		meta_bytes += sizeof(heaparena);
+		store_release(hslot, ha);
+	}
+	return true;
+}
+
+uintptr_t arena_grow(uintptr_t bytes)
+{
+	GORT_ASSERT(1, bytes % ARENA_BYTES == 0);
+	uintptr_t base = 0;
+	if (arena_hint) {
+		void *p = os_reserve((void *)arena_hint, bytes);
+		if (p == (void *)arena_hint) {
+			base = arena_hint;
+			arena_hint += bytes;
+			if ((arena_hint >> HEAP_ADDR_BITS) != 0)
+				arena_hint = 0;
+		} else {
+			if (p)
+				os_free(p, bytes);
+			arena_hint = 0; /* the hint region is taken: stop trying */
+		}
+	}
+	if (!base) {
+		void *p = os_reserve_aligned(bytes, ARENA_BYTES);
+		if (!p)
+			return 0;
+		base = (uintptr_t)p;
+	}
+	if ((base + bytes - 1) >> HEAP_ADDR_BITS) {
+		os_free((void *)base, bytes);
+		return 0;
+	}
+	if (!os_map((void *)base, bytes)) {
+		os_free((void *)base, bytes);
+		return 0;
+	}
+	for (uintptr_t a = base; a < base + bytes; a += ARENA_BYTES)
+		if (!arena_register(a))
+			gort_throw("runtime: cannot allocate arena metadata");
+	heap_mapped_bytes += bytes;
+	return base;
+}
+
+void arena_set_spans(mspan *s)
+{
+	for (uintptr_t p = s->base; p < s->base + s->npages * PAGE_BYTES; p += PAGE_BYTES) {
+		uintptr_t ai = p >> ARENA_SHIFT;
+		heaparena *ha = arena_l1[ai >> ARENA_L2_BITS][ai & (ARENA_L2_ENTRIES - 1)];
+		store_release(&ha->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)], s);
+	}
+}
+
+mspan *span_of_heap(uintptr_t p)
+{
+	mspan *s = span_of(p);
+	if (!s || load_acquire(&s->state) != MSPAN_INUSE)
+		return NULL;
+	if (p < s->base || p >= s->limit)
+		return NULL;
+	return s;
+}
+
+bool find_object(uintptr_t p, uintptr_t *base, mspan **sp, uint32_t *idx)
+{
+	mspan *s = span_of_heap(p);
+	if (!s)
+		return false;
+	uint32_t i = obj_index_of(s, p - s->base);
+	if (!mspan_is_allocated(s, i))
+		return false;
+	*base = s->base + (uintptr_t)i * s->elemsize;
+	*sp = s;
+	*idx = i;
+	return true;
+}
+
+uintptr_t arena_heap_bytes(void)
+{
+	return heap_mapped_bytes;
+}
+
+uintptr_t arena_meta_bytes(void)
+{
+	return meta_bytes;
+}

@@ -1,0 +1,59 @@
+/*
+ * arena.h: the heap's address space, 64 MiB arenas, and the arena index.
+ *
+ * Every arena has a heaparena record mapping each of its 8192 pages to the
+ * mspan that owns it.  The index is two levels (l1: 64 entries, l2: 65536)
+ * over the 48-bit address space.  Index entries and spans[] entries only go
+ * from NULL to non-NULL or between spans, are written under the heap lock
+ * and published with release stores, so span_of() takes no lock: one shift,
+ * three dependent loads.  A spans[] entry may be stale (a freed span):
+ * callers check the span's state and bounds.
+ */
+#ifndef GORT_ARENA_H
+#define GORT_ARENA_H
+
+#include "atomic.h"
+#include "mspan.h"
+#include "rt.h"
+
+typedef struct heaparena {
+	mspan *spans[PAGES_PER_ARENA];
+} heaparena;
+
+#define ARENA_L2_ENTRIES ((uintptr_t)1 << ARENA_L2_BITS)
+GORT_HIDDEN extern heaparena **arena_l1[1 << ARENA_L1_BITS];
+
+/* The span record for the page holding p, possibly stale; NULL if p is not
+ * in any arena. */
+GORT_INLINE mspan *span_of(uintptr_t p)
+{
+	uintptr_t ai = p >> ARENA_SHIFT;
+	if (unlikely(ai >> (ARENA_L1_BITS + ARENA_L2_BITS)))
+		return NULL;
+	heaparena **l2 = load_acquire(&arena_l1[ai >> ARENA_L2_BITS]);
+	if (unlikely(!l2))
+		return NULL;
+	heaparena *ha = load_acquire(&l2[ai & (ARENA_L2_ENTRIES - 1)]);
+	if (unlikely(!ha))
+		return NULL;
+	return load_acquire(&ha->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)]);
+}
+
+/* span_of, but only for a live span holding p in its object area. */
+GORT_HIDDEN mspan *span_of_heap(uintptr_t p);
+
+/* The object containing p: its base, span and index; false if p is not
+ * inside an allocated heap object.  Lock-free, O(1). */
+GORT_HIDDEN bool find_object(uintptr_t p, uintptr_t *base, mspan **sp, uint32_t *idx);
+
+/* Reserves and maps at least bytes (a multiple of ARENA_BYTES) of fresh,
+ * 64 MiB-aligned address space and registers its arenas.  Heap lock held.
+ * Returns the base, or 0 when the OS refuses. */
+GORT_HIDDEN uintptr_t arena_grow(uintptr_t bytes);
+/* Points every page of s at s (release stores).  Caller owns those pages. */
+GORT_HIDDEN void arena_set_spans(mspan *s);
+/* Bytes of address space mapped for the heap, and of arena metadata. */
+GORT_HIDDEN uintptr_t arena_heap_bytes(void);
+GORT_HIDDEN uintptr_t arena_meta_bytes(void);
+
+#endif

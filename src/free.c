@@ -1,0 +1,111 @@
+/*
+ * free.c: explicit free for the manual heap.
+ *
+ * A free marks the object in its span's freed bitmap; the span's holder
+ * folds those bits into its alloc bits when it sweeps (mspan.h).  The
+ * owning thread marks plainly (freed_local); any other thread marks with
+ * one atomic OR (freed_remote) and, if that span was parked FULL, lists it
+ * again so its new free slot can be found.  No lock on either path except
+ * that revival, and large objects, whose pages go straight back to the
+ * page heap.
+ *
+ * Validation is part of the fast path and costs a few compares: the
+ * pointer must hit a live manual span at an object boundary, and the object
+ * must be allocated and not already freed.  Otherwise the program stops
+ * with a Go-style fatal error naming the address (GORTDEBUG=badfree=0
+ * reports and ignores instead).
+ */
+#include "gort.h"
+#include "arena.h"
+#include "check.h"
+#include "debugvars.h"
+#include "mcache.h"
+#include "mheap.h"
+
+static GORT_NOINLINE __attribute__((cold)) void bad_free(const char *what, uintptr_t p)
+{
+	debugvars_init(); /* the first call into gort may be a bad free */
+	if (debug.badfree)
+		gort_throw_addr(what, p);
+	print_str("gort: ");
+	print_str(what);
+	print_str(" ");
+	print_hex(p);
+	print_str(" (ignored: GORTDEBUG=badfree=0)\n");
+}
+
+static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t idx)
+{
+	unsigned w = idx / 64;
+	uint64_t m = (uint64_t)1 << (idx & 63);
+	if (unlikely(!(idx < load_acquire(&s->freeindex) || (load_relaxed(&s->alloc_bits[w]) & m)))) {
+		bad_free("gort_free: double free", p);
+		return;
+	}
+	uint64_t old = fetch_or_seqcst(&s->freed_remote[w], m);
+	if (unlikely((old | load_relaxed(&s->freed_local[w])) & m)) {
+		bad_free("gort_free: double free", p);
+		return;
+	}
+	unsigned cls = s->sizeclass;
+	uint8_t where = load_seqcst(&s->where);
+	if (where == SPAN_LARGE) {
+		fetch_add_relaxed(&mheap_.large_frees, 1);
+		fetch_add_relaxed(&mheap_.large_free_bytes, s->elemsize);
+		mheap_free_span(s);
+		return;
+	}
+	if (c != &mcache_empty)
+		owner_add(&c->nfree[cls], 1);
+	else
+		mcache_count_orphan_free(cls);
+	if (where == SPAN_FULL) {
+		uint8_t full = SPAN_FULL;
+		if (cas_seqcst(&s->where, &full, SPAN_PARTIAL))
+			mcentral_push_partial(&mheap_.central_manual[s->sizeclass], s);
+	}
+}
+
+void gort_free(void *ptr)
+{
+	uintptr_t p = (uintptr_t)ptr;
+	if (!p)
+		return;
+	mspan *s = span_of(p);
+	if (unlikely(!s)) {
+		bad_free("gort_free: invalid pointer", p);
+		return;
+	}
+	if (unlikely(load_acquire(&s->state) != MSPAN_INUSE)) {
+		/* The page belonged to a span that has been freed: a stale
+		 * pointer, most likely freed before. */
+		bad_free("gort_free: double free", p);
+		return;
+	}
+	uintptr_t off = p - s->base;
+	uint32_t idx = obj_index_of(s, off);
+	if (unlikely(off >= s->limit - s->base || (uintptr_t)idx * s->elemsize != off)) {
+		bad_free("gort_free: invalid pointer", p);
+		return;
+	}
+	if (unlikely(s->kind != SPAN_MANUAL)) {
+		bad_free("gort_free: pointer to a garbage-collected object", p);
+		return;
+	}
+	mcache *c = mcache_tls;
+	if (load_relaxed(&s->owner) != c) {
+		free_remote(c, s, p, idx);
+		return;
+	}
+	/* The owner: plain bit operations, no atomics. */
+	unsigned w = idx / 64;
+	uint64_t m = (uint64_t)1 << (idx & 63);
+	uint64_t fl = s->freed_local[w];
+	bool allocated = idx < s->freeindex || (s->alloc_bits[w] & m);
+	if (unlikely(!allocated || ((fl | load_relaxed(&s->freed_remote[w])) & m))) {
+		bad_free("gort_free: double free", p);
+		return;
+	}
+	store_relaxed(&s->freed_local[w], fl | m);
+	owner_add(&c->nfree[s->sizeclass], 1);
+}

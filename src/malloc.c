@@ -1,0 +1,194 @@
+/*
+ * malloc.c: the allocation entry points of the manual heap, and the tiny
+ * allocator (after Go's mallocgc in malloc.go).
+ *
+ * Small objects (<= 32 KiB): size -> class by table, a slot from the
+ * thread's cached span by ctz on its alloc cache; no lock, no syscall, no
+ * division.  Everything else (a cache miss, a large object) is in a
+ * separate non-inlined slow path.  Memory is cleared only when the caller
+ * asked for zeroes and the span may hold old data (needzero): fresh pages
+ * from the kernel are never cleared again.
+ */
+#include "gort.h"
+#include "arena.h"
+#include "check.h"
+#include "debugvars.h"
+#include "malloc.h"
+#include "mcache.h"
+#include "mheap.h"
+#include "sizeclass.h"
+
+#include <errno.h>
+#include <string.h>
+
+static GORT_NOINLINE void *malloc_small_slow(unsigned cls, size_t size, bool zero)
+{
+	mcache *c = mcache_self();
+	void *p = mcache_refill(c, &c->manual[cls], &mheap_.central_manual[cls]);
+	if (unlikely(!p)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	owner_add(&c->nmalloc[cls], 1);
+	if (zero && c->manual[cls]->needzero)
+		memset(p, 0, size);
+	return p;
+}
+
+GORT_INLINE void *malloc_small(size_t size, bool zero)
+{
+	unsigned cls = size_to_class(size);
+	mcache *c = mcache_tls;
+	mspan *s = c->manual[cls];
+	void *p = mspan_next_free_fast(s);
+	if (unlikely(!p))
+		return malloc_small_slow(cls, size, zero);
+	owner_add(&c->nmalloc[cls], 1);
+	if (zero && s->needzero)
+		memset(p, 0, size);
+	return p;
+}
+
+void *malloc_large(size_t size, size_t align, bool zero)
+{
+	if (unlikely(size > MAX_ALLOC_BYTES)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	mheap_init();
+	uintptr_t npages = align_up(size, PAGE_BYTES) >> PAGE_SHIFT;
+	mspan *s = align > PAGE_BYTES ? mheap_alloc_span_aligned(npages, align, SPAN_MANUAL)
+				      : mheap_alloc_span(npages, 0, 1, SPAN_MANUAL);
+	if (unlikely(!s)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* One object, allocated: freeindex past it, nothing in the cache. */
+	s->alloc_cache = 0;
+	s->alloc_count = 1;
+	store_relaxed(&s->freeindex, 1);
+	store_seqcst(&s->where, SPAN_LARGE);
+	fetch_add_relaxed(&mheap_.large_allocs, 1);
+	fetch_add_relaxed(&mheap_.large_alloc_bytes, s->elemsize);
+	if (zero && s->needzero)
+		memset((void *)s->base, 0, size);
+	return (void *)s->base;
+}
+
+void *gort_malloc(size_t size)
+{
+	if (likely(size - 1 < MAX_SMALL_SIZE)) /* 1..32768; 0 wraps to large */
+		return malloc_small(size, false);
+	if (size == 0)
+		return malloc_small(1, false);
+	return malloc_large(size, PAGE_BYTES, false);
+}
+
+void *gort_calloc(size_t n, size_t size)
+{
+	size_t total;
+	if (unlikely(__builtin_mul_overflow(n, size, &total))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (likely(total - 1 < MAX_SMALL_SIZE))
+		return malloc_small(total, true);
+	if (total == 0)
+		return malloc_small(1, true);
+	return malloc_large(total, PAGE_BYTES, true);
+}
+
+void *gort_aligned_alloc(size_t align, size_t size)
+{
+	if (unlikely(!is_pow2(align))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (size == 0)
+		size = 1;
+	if (align <= 8)
+		return gort_malloc(size);
+	if (size <= MAX_SMALL_SIZE && align <= PAGE_BYTES) {
+		/* A class whose size is a multiple of align has every object
+		 * aligned, since spans start on a page boundary. */
+		unsigned cls = size_class_for_alignment(size, align);
+		if (cls)
+			return malloc_small(class_to_size[cls], false);
+	}
+	return malloc_large(size, align > PAGE_BYTES ? align : PAGE_BYTES, false);
+}
+
+/* The span of a pointer the caller claims came from gort_malloc. */
+static mspan *owning_span(const void *ptr, const char *who)
+{
+	uintptr_t p = (uintptr_t)ptr;
+	mspan *s = span_of_heap(p);
+	if (!s || s->kind != SPAN_MANUAL || obj_index_of(s, p - s->base) * s->elemsize != p - s->base)
+		gort_throw_addr(who, p);
+	return s;
+}
+
+size_t gort_usable_size(const void *p)
+{
+	if (!p)
+		return 0;
+	return owning_span(p, "gort_usable_size: invalid pointer")->elemsize;
+}
+
+void *gort_realloc(void *p, size_t size)
+{
+	if (!p)
+		return gort_malloc(size);
+	if (size == 0) {
+		gort_free(p);
+		return NULL;
+	}
+	size_t old = owning_span(p, "gort_realloc: invalid pointer")->elemsize;
+	/* Keep the object when the new size still uses its class well. */
+	if (size <= old && size > old / 2)
+		return p;
+	void *q = gort_malloc(size);
+	if (!q)
+		return NULL;
+	memcpy(q, p, size < old ? size : old);
+	gort_free(p);
+	return q;
+}
+
+void *malloc_tiny(size_t size)
+{
+	GORT_ASSERT(1, size > 0 && size < TINY_SIZE);
+	mcache *c = mcache_tls;
+	uintptr_t off = c->tinyoffset;
+	/* Align within the block by the object's own natural alignment. */
+	if ((size & 7) == 0)
+		off = align_up(off, 8);
+	else if ((size & 3) == 0)
+		off = align_up(off, 4);
+	else if ((size & 1) == 0)
+		off = align_up(off, 2);
+	if (off + size <= TINY_SIZE && c->tiny) {
+		c->tinyoffset = off + size;
+		owner_add(&c->tiny_allocs, 1);
+		return (void *)(c->tiny + off);
+	}
+	const unsigned spc = TINY_SPAN_CLASS;
+	mspan *s = c->alloc[spc];
+	void *p = mspan_next_free_fast(s);
+	if (!p) {
+		c = mcache_self();
+		p = mcache_refill(c, &c->alloc[spc], &mheap_.central_gc[spc]);
+		if (!p)
+			gort_throw("runtime: out of memory allocating a tiny block");
+		s = c->alloc[spc];
+	}
+	owner_add(&c->nmalloc[TINY_SIZE_CLASS], 1);
+	if (s->needzero)
+		memset(p, 0, TINY_SIZE);
+	/* Keep whichever block has more room left. */
+	if (size < c->tinyoffset || !c->tiny) {
+		c->tiny = (uintptr_t)p;
+		c->tinyoffset = size;
+	}
+	return p;
+}

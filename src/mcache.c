@@ -1,0 +1,163 @@
+/*
+ * mcache.c: per-thread caches (see mcache.h).
+ *
+ * cache_lock guards the list of all caches, the cache fixalloc and the
+ * totals of dead threads; it is a leaf except for persistent_lock.
+ * Thread exit is caught with a pthread key destructor.
+ */
+#include "mcache.h"
+#include "check.h"
+#include "fixalloc.h"
+#include "mheap.h"
+
+#include <pthread.h>
+
+__thread mcache *mcache_tls __attribute__((tls_model("initial-exec"))) = &mcache_empty;
+mspan mspan_empty; /* alloc_cache 0, nelems 0: every fast path misses */
+mcache mcache_empty = {
+	.manual = {[0 ... NUM_SIZE_CLASSES - 1] = &mspan_empty},
+	.alloc = {[0 ... NUM_SPAN_CLASSES - 1] = &mspan_empty},
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static fixalloc cachealloc;
+static mcache *allcaches;
+static uint64_t dead_nmalloc[NUM_SIZE_CLASSES], dead_nfree[NUM_SIZE_CLASSES], dead_tiny;
+static uint64_t orphan_nfree[NUM_SIZE_CLASSES]; /* atomic */
+static pthread_key_t cache_key;
+
+static void mcache_destroy(void *arg);
+
+static void mcache_reset(mcache *c)
+{
+	for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++)
+		c->manual[i] = &mspan_empty;
+	for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
+		c->alloc[i] = &mspan_empty;
+	c->tiny = c->tinyoffset = 0;
+}
+
+void mcache_global_init(void)
+{
+	fixalloc_init(&cachealloc, sizeof(mcache));
+	if (pthread_key_create(&cache_key, mcache_destroy) != 0)
+		gort_throw("runtime: pthread_key_create failed");
+}
+
+mcache *mcache_self(void)
+{
+	mcache *c = mcache_tls;
+	if (c != &mcache_empty)
+		return c;
+	mheap_init();
+	pthread_mutex_lock(&cache_lock);
+	c = fixalloc_alloc(&cachealloc, true);
+	c->allnext = allcaches;
+	if (allcaches)
+		allcaches->allprev = c;
+	allcaches = c;
+	pthread_mutex_unlock(&cache_lock);
+	mcache_reset(c);
+	mcache_tls = c;
+	pthread_setspecific(cache_key, c);
+	return c;
+}
+
+void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
+{
+	mspan *s = *slot;
+	if (s != &mspan_empty) {
+		uint32_t idx = mspan_next_free_index(s);
+		if (idx < s->nelems)
+			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+		/* Out of slots: sweep in place.  Reusing the span keeps a thread
+		 * that frees what it allocates on the same, cache-hot memory;
+		 * below an eighth free it is cheaper to move on. */
+		uint32_t nfreed;
+		uint32_t nfree = mspan_sweep(s, &nfreed);
+		if (nfree && nfree * 8 >= s->nelems) {
+			idx = mspan_next_free_index(s);
+			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+		}
+		*slot = &mspan_empty;
+		mcentral_uncache_span(central, s);
+	}
+	s = mcentral_cache_span(central, c);
+	if (!s)
+		return NULL;
+	*slot = s;
+	uint32_t idx = mspan_next_free_index(s);
+	GORT_ASSERT(1, idx < s->nelems);
+	return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+}
+
+static void release_slot(mspan **slot, mcentral *central)
+{
+	mspan *s = *slot;
+	if (s == &mspan_empty)
+		return;
+	*slot = &mspan_empty;
+	uint32_t nfreed;
+	mspan_sweep(s, &nfreed);
+	mcentral_uncache_span(central, s);
+}
+
+void mcache_release_all(mcache *c)
+{
+	if (c == &mcache_empty)
+		return;
+	for (unsigned i = 1; i < NUM_SIZE_CLASSES; i++)
+		release_slot(&c->manual[i], &mheap_.central_manual[i]);
+	for (unsigned i = 2; i < NUM_SPAN_CLASSES; i++)
+		release_slot(&c->alloc[i], &mheap_.central_gc[i]);
+	c->tiny = c->tinyoffset = 0;
+}
+
+static void mcache_destroy(void *arg)
+{
+	mcache *c = arg;
+	mcache_release_all(c);
+	mcache_tls = &mcache_empty;
+	pthread_mutex_lock(&cache_lock);
+	for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++) {
+		dead_nmalloc[i] += c->nmalloc[i];
+		dead_nfree[i] += c->nfree[i];
+	}
+	dead_tiny += c->tiny_allocs;
+	if (c->allprev)
+		c->allprev->allnext = c->allnext;
+	else
+		allcaches = c->allnext;
+	if (c->allnext)
+		c->allnext->allprev = c->allprev;
+	fixalloc_free(&cachealloc, c);
+	pthread_mutex_unlock(&cache_lock);
+}
+
+void mcache_count_orphan_free(unsigned sizeclass)
+{
+	fetch_add_relaxed(&orphan_nfree[sizeclass], 1);
+}
+
+void mcache_sum_stats(uint64_t nmalloc[NUM_SIZE_CLASSES], uint64_t nfree[NUM_SIZE_CLASSES], uint64_t *tiny_allocs,
+		      uintptr_t *inuse_bytes)
+{
+	uintptr_t ncaches = 0;
+	pthread_mutex_lock(&cache_lock);
+	uint64_t tiny = dead_tiny;
+	for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++) {
+		nmalloc[i] = dead_nmalloc[i];
+		nfree[i] = dead_nfree[i] + load_relaxed(&orphan_nfree[i]);
+	}
+	for (mcache *c = allcaches; c; c = c->allnext) {
+		for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++) {
+			nmalloc[i] += load_relaxed(&c->nmalloc[i]);
+			nfree[i] += load_relaxed(&c->nfree[i]);
+		}
+		tiny += load_relaxed(&c->tiny_allocs);
+		ncaches++;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	*tiny_allocs = tiny;
+	*inuse_bytes = ncaches * cachealloc.size;
+}

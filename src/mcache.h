@@ -1,0 +1,49 @@
+/*
+ * mcache.h: the per-thread cache (Go's per-P mcache).
+ *
+ * One cached span per size class for the manual heap and per span class
+ * for the collected heap, plus the tiny allocator's current block and the
+ * thread's allocation counters.  Only the owning thread touches a cache,
+ * except that gort_read_memstats reads its counters (relaxed).  A thread
+ * starts on mcache_empty, whose spans are all the empty span, so the
+ * allocation fast path needs no "initialised?" test: its first miss lands
+ * in the slow path, which creates the thread's cache.  The cache goes back
+ * (spans uncached, counters folded into the global totals) when the thread
+ * exits.
+ */
+#ifndef GORT_MCACHE_H
+#define GORT_MCACHE_H
+
+#include "mcentral.h"
+#include "mspan.h"
+
+typedef struct mcache {
+	mspan *manual[NUM_SIZE_CLASSES];
+	mspan *alloc[NUM_SPAN_CLASSES];
+	uintptr_t tiny;       /* current tiny block, or 0 */
+	uintptr_t tinyoffset; /* bytes used in it */
+	uint64_t tiny_allocs;
+	uint64_t nmalloc[NUM_SIZE_CLASSES]; /* owner writes, relaxed */
+	uint64_t nfree[NUM_SIZE_CLASSES];
+	struct mcache *allnext, *allprev; /* all caches; cache_lock */
+} mcache;
+
+GORT_HIDDEN extern __thread mcache *mcache_tls __attribute__((tls_model("initial-exec")));
+GORT_HIDDEN extern mcache mcache_empty;
+GORT_HIDDEN extern mspan mspan_empty;
+
+GORT_HIDDEN void mcache_global_init(void);
+/* The calling thread's own cache, created if needed; NULL if out of memory. */
+GORT_HIDDEN mcache *mcache_self(void);
+/* Slow path: the next object from *slot's span, refilling from central.
+ * NULL when the heap is out of memory. */
+GORT_HIDDEN void *mcache_refill(mcache *c, mspan **slot, mcentral *central);
+/* Gives every cached span back (thread exit, gort_free_os_memory). */
+GORT_HIDDEN void mcache_release_all(mcache *c);
+/* Counts a free made by a thread without a cache. */
+GORT_HIDDEN void mcache_count_orphan_free(unsigned sizeclass);
+/* Sums allocation counters over all caches, live and dead. */
+GORT_HIDDEN void mcache_sum_stats(uint64_t nmalloc[NUM_SIZE_CLASSES], uint64_t nfree[NUM_SIZE_CLASSES],
+				  uint64_t *tiny_allocs, uintptr_t *inuse_bytes);
+
+#endif

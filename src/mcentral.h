@@ -1,0 +1,41 @@
+/*
+ * mcentral.h: the central list of spans for one span class.
+ *
+ * Holds the PARTIAL spans of its class (free slots known or suspected) on a
+ * doubly linked list under its own lock; FULL spans are on no list (a free
+ * puts them back, see mspan.h) and CACHED spans belong to an mcache.  The
+ * lock is only taken when a cache refills or gives a span back, and when a
+ * free revives a FULL span, never on the allocation or free fast paths.
+ * Lock order: an mcentral lock is never held while taking another lock.
+ */
+#ifndef GORT_MCENTRAL_H
+#define GORT_MCENTRAL_H
+
+#include "mspan.h"
+
+#include <pthread.h>
+
+typedef struct mcentral {
+	pthread_mutex_t lock;
+	mspan *partial;      /* list head */
+	uintptr_t npartial;  /* spans on the list */
+	uint8_t sizeclass;
+	uint8_t spanclass;
+	uint8_t kind;        /* enum mspan_kind */
+} GORT_ALIGNED_CL mcentral;
+
+struct mcache;
+
+GORT_HIDDEN void mcentral_init(mcentral *c, unsigned sizeclass, unsigned spanclass, unsigned kind);
+/* A swept span with at least one free slot, now CACHED by owner; NULL when
+ * the heap is out of memory. */
+GORT_HIDDEN mspan *mcentral_cache_span(mcentral *c, struct mcache *owner);
+/* Takes back a span from its owning cache; the caller has swept it. */
+GORT_HIDDEN void mcentral_uncache_span(mcentral *c, mspan *s);
+/* A free revived a FULL span (the freer won the FULL->PARTIAL CAS). */
+GORT_HIDDEN void mcentral_push_partial(mcentral *c, mspan *s);
+/* Sweeps every listed span, returning empty ones to the page heap.
+ * Returns the number of spans freed. */
+GORT_HIDDEN uintptr_t mcentral_reclaim(mcentral *c);
+
+#endif

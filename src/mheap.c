@@ -1,0 +1,164 @@
+/*
+ * mheap.c: the page heap (see mheap.h).
+ *
+ * Spans are carved from the page allocator under mheap_.lock; the span
+ * record is initialised and published after the lock is dropped, since the
+ * pages are then exclusively the caller's.  The heap grows a whole number
+ * of 64 MiB arenas at a time; fresh pages come from the kernel zeroed and
+ * are handed to the page allocator as "scavenged", which is how a span
+ * knows it need not clear them (needzero).  From Go's mheap.go.
+ */
+#include "mheap.h"
+#include "arena.h"
+#include "check.h"
+#include "debugvars.h"
+#include "mcache.h"
+#include "scavenge.h"
+#include "sizeclass.h"
+
+struct mheap mheap_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
+
+static void heap_init_once(void)
+{
+	debugvars_init();
+	pagealloc_init(&mheap_.pages);
+	for (unsigned b = 0; b < MSPAN_BUCKETS; b++)
+		fixalloc_init(&mheap_.spanalloc[b], sizeof(mspan) + 3 * sizeof(uint64_t) * (1u << b));
+	for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++)
+		mcentral_init(&mheap_.central_manual[c], c, c << 1 | 1, SPAN_MANUAL);
+	for (unsigned spc = 0; spc < NUM_SPAN_CLASSES; spc++)
+		mcentral_init(&mheap_.central_gc[spc], spc >> 1, spc, SPAN_GC);
+	mcache_global_init();
+}
+
+void mheap_init(void)
+{
+	pthread_once(&heap_once, heap_init_once);
+}
+
+static unsigned bucket_for(uint32_t nelems)
+{
+	unsigned words = mspan_words(nelems), b = 0;
+	while ((1u << b) < words)
+		b++;
+	GORT_ASSERT(1, b < MSPAN_BUCKETS);
+	return b;
+}
+
+/* Adds enough arenas for npages.  Heap lock held. */
+static bool mheap_grow_locked(uintptr_t npages)
+{
+	uintptr_t bytes = align_up(npages * PAGE_BYTES, ARENA_BYTES);
+	uintptr_t base = arena_grow(bytes);
+	if (!base)
+		return false;
+	if (!pagealloc_grow(&mheap_.pages, base, bytes))
+		gort_throw("runtime: cannot map page allocator metadata");
+	return true;
+}
+
+/* Pages from the page allocator, growing the heap if needed.  Lock held. */
+static uintptr_t pages_alloc_locked(uintptr_t npages, uintptr_t *scav, bool *grew)
+{
+	uintptr_t base = pagealloc_alloc(&mheap_.pages, npages, scav);
+	if (base)
+		return base;
+	if (!mheap_grow_locked(npages))
+		return 0;
+	*grew = true;
+	base = pagealloc_alloc(&mheap_.pages, npages, scav);
+	if (!base)
+		gort_throw("runtime: page allocator failed after heap growth");
+	return base;
+}
+
+static mspan *span_publish(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass, unsigned spanclass,
+			   unsigned kind, bool zeroed)
+{
+	mspan_init(s, base, npages, sizeclass);
+	s->spanclass = (uint8_t)spanclass;
+	s->kind = (uint8_t)kind;
+	s->where = 0;
+	s->needzero = !zeroed;
+	arena_set_spans(s);
+	store_release(&s->state, MSPAN_INUSE);
+	return s;
+}
+
+mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass, unsigned kind)
+{
+	unsigned b = bucket_for(sizeclass ? class_to_nelems[sizeclass] : 1);
+	uintptr_t scav = 0;
+	bool grew = false;
+	pthread_mutex_lock(&mheap_.lock);
+	uintptr_t base = pages_alloc_locked(npages, &scav, &grew);
+	if (!base) {
+		pthread_mutex_unlock(&mheap_.lock);
+		return NULL;
+	}
+	mspan *s = fixalloc_alloc(&mheap_.spanalloc[b], false);
+	mheap_.spans_inuse[sizeclass]++;
+	pthread_mutex_unlock(&mheap_.lock);
+	if (grew)
+		scavenger_start();
+	s->bucket = (uint8_t)b;
+	/* Released pages read as zero only when they went back with DONTNEED. */
+	return span_publish(s, base, npages, sizeclass, spanclass, kind, scav == npages && debug.madvdontneed);
+}
+
+mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigned kind)
+{
+	GORT_ASSERT(1, is_pow2(align_bytes) && align_bytes >= PAGE_BYTES);
+	uintptr_t extra = align_bytes / PAGE_BYTES - 1, scav = 0;
+	bool grew = false;
+	pthread_mutex_lock(&mheap_.lock);
+	uintptr_t base = pages_alloc_locked(npages + extra, &scav, &grew);
+	if (!base) {
+		pthread_mutex_unlock(&mheap_.lock);
+		return NULL;
+	}
+	/* Give back the pages before and after the aligned run. */
+	uintptr_t aligned = align_up(base, align_bytes);
+	uintptr_t head = (aligned - base) / PAGE_BYTES, tail = extra - head;
+	if (head)
+		pagealloc_free(&mheap_.pages, base, head);
+	if (tail)
+		pagealloc_free(&mheap_.pages, aligned + npages * PAGE_BYTES, tail);
+	mspan *s = fixalloc_alloc(&mheap_.spanalloc[0], false);
+	mheap_.spans_inuse[0]++;
+	pthread_mutex_unlock(&mheap_.lock);
+	if (grew)
+		scavenger_start();
+	s->bucket = 0;
+	return span_publish(s, aligned, npages, 0, kind == SPAN_MANUAL ? 1 : 0, kind,
+			    scav == npages + extra && debug.madvdontneed);
+}
+
+void mheap_free_span(mspan *s)
+{
+	/* Unpublish first: lock-free readers that still reach this record
+	 * through a stale page map entry see a dead span.  where = 0 keeps a
+	 * late FULL->PARTIAL CAS from reviving the recycled record. */
+	store_seqcst(&s->where, 0);
+	store_release(&s->state, MSPAN_DEAD);
+	pthread_mutex_lock(&mheap_.lock);
+	pagealloc_free(&mheap_.pages, s->base, s->npages);
+	mheap_.spans_inuse[s->sizeclass]--;
+	fixalloc_free(&mheap_.spanalloc[s->bucket], s);
+	scavenger_note_free_locked();
+	pthread_mutex_unlock(&mheap_.lock);
+}
+
+void mheap_page_counts(uintptr_t *inuse, uintptr_t *idle, uintptr_t *released)
+{
+	pthread_mutex_lock(&mheap_.lock);
+	uintptr_t total = pagealloc_total_pages(&mheap_.pages);
+	uintptr_t free = pagealloc_free_pages(&mheap_.pages);
+	uintptr_t scav = pagealloc_scavenged_pages(&mheap_.pages);
+	pthread_mutex_unlock(&mheap_.lock);
+	*inuse = total - free;
+	*idle = free - scav;
+	*released = scav;
+}

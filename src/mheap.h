@@ -1,0 +1,47 @@
+/*
+ * mheap.h: the page heap: spans from pages, central lists, heap growth.
+ *
+ * One global mheap_.  Its lock guards the page allocator, the span-record
+ * fixallocs and the per-class span counts; it is never held across a call
+ * into the OS other than growing the heap.  Lock order (outermost first):
+ * mcentral.lock and mheap_.lock are never nested; persistent_lock is a leaf.
+ */
+#ifndef GORT_MHEAP_H
+#define GORT_MHEAP_H
+
+#include "fixalloc.h"
+#include "mcentral.h"
+#include "mspan.h"
+#include "pagealloc.h"
+
+#include <pthread.h>
+
+#define MSPAN_BUCKETS 5 /* span records with room for 1, 2, 4, 8, 16 bitmap words */
+
+struct mheap {
+	pthread_mutex_t lock;
+	pagealloc pages;
+	fixalloc spanalloc[MSPAN_BUCKETS];
+	uintptr_t spans_inuse[NUM_SIZE_CLASSES]; /* by size class; lock */
+	/* Large objects, updated atomically (no lock on the free side). */
+	uint64_t large_allocs, large_alloc_bytes, large_frees, large_free_bytes;
+	mcentral central_manual[NUM_SIZE_CLASSES]; /* gort_malloc spans by size class */
+	mcentral central_gc[NUM_SPAN_CLASSES];     /* collected spans by span class */
+};
+
+GORT_HIDDEN extern struct mheap mheap_;
+
+/* Initialises the heap once (knobs, tables, central lists); idempotent. */
+GORT_HIDDEN void mheap_init(void);
+/* A new in-use span of npages for sizeclass (0 = large), published.
+ * NULL when the OS has no more memory. */
+GORT_HIDDEN mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass, unsigned kind);
+/* A large span of npages whose base is aligned to align_bytes (a power of
+ * two, at least PAGE_BYTES). */
+GORT_HIDDEN mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigned kind);
+/* Returns s's pages to the page heap; s holds no live object. */
+GORT_HIDDEN void mheap_free_span(mspan *s);
+/* Page counts under the lock: in use, free (not released), released. */
+GORT_HIDDEN void mheap_page_counts(uintptr_t *inuse, uintptr_t *idle, uintptr_t *released);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * mspan.c: span initialisation, slot search and sweeping (see mspan.h for
+ * the bitmaps, the ownership table and the invariants).
+ *
+ * Ideas from Go's mbitmap.go (nextFreeIndex, refillAllocCache) and
+ * mgcsweep.go; sweeping here folds explicit-free bitmaps instead of GC mark
+ * bits, which the collector will add as a fourth bitmap.
+ */
+#include "mspan.h"
+#include "check.h"
+#include "sizeclass.h"
+
+#include <string.h>
+
+void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass)
+{
+	s->base = base;
+	s->npages = npages;
+	s->next = s->prev = NULL;
+	s->sizeclass = (uint8_t)sizeclass;
+	s->owner = NULL;
+	if (sizeclass == 0) {
+		s->elemsize = npages * PAGE_BYTES;
+		s->nelems = 1;
+		s->divmagic = 0; /* every interior offset maps to object 0 */
+	} else {
+		s->elemsize = class_to_size[sizeclass];
+		s->nelems = class_to_nelems[sizeclass];
+		s->divmagic = class_to_divmagic[sizeclass];
+		GORT_ASSERT(1, npages == class_to_allocnpages[sizeclass]);
+	}
+	s->limit = base + (uintptr_t)s->nelems * s->elemsize;
+	s->nwords = (uint8_t)mspan_words(s->nelems);
+	s->alloc_bits = s->bits;
+	s->freed_local = s->bits + s->nwords;
+	s->freed_remote = s->bits + 2 * s->nwords;
+	memset(s->bits, 0, 3 * s->nwords * sizeof(uint64_t));
+	s->freeindex = 0;
+	s->alloc_cache = ~(uint64_t)0;
+	s->alloc_count = 0;
+}
+
+uint32_t mspan_next_free_index(mspan *s)
+{
+	uint32_t fi = s->freeindex, n = s->nelems;
+	if (fi >= n)
+		return n;
+	uint64_t cache = s->alloc_cache;
+	while (cache == 0) {
+		/* The cache covers up to the next multiple of 64: move there. */
+		fi = (fi + 64) & ~(uint32_t)63;
+		if (fi >= n) {
+			store_relaxed(&s->freeindex, n);
+			return n;
+		}
+		cache = ~load_relaxed(&s->alloc_bits[fi / 64]);
+	}
+	uint32_t idx = fi + ctz64(cache);
+	if (idx >= n) { /* only padding bits past nelems were free */
+		s->alloc_cache = 0;
+		store_relaxed(&s->freeindex, n);
+		return n;
+	}
+	cache = (cache >> (idx - fi)) >> 1;
+	fi = idx + 1;
+	if ((fi & 63) == 0 && fi != n)
+		cache = ~load_relaxed(&s->alloc_bits[fi / 64]);
+	s->alloc_cache = cache;
+	store_relaxed(&s->freeindex, fi);
+	return idx;
+}
+
+uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
+{
+	uint32_t fi = s->freeindex, n = s->nelems, live = 0, freed_total = 0;
+	for (unsigned w = 0; w < s->nwords; w++) {
+		uint32_t lo = w * 64;
+		uint64_t freed = load_relaxed(&s->freed_local[w]);
+		if (freed)
+			store_relaxed(&s->freed_local[w], 0);
+		if (load_relaxed(&s->freed_remote[w]))
+			freed |= exchange_acqrel(&s->freed_remote[w], 0);
+		uint64_t used = s->alloc_bits[w];
+		if (fi >= lo + 64)
+			used = ~(uint64_t)0;
+		else if (fi > lo)
+			used |= ((uint64_t)1 << (fi - lo)) - 1;
+		if (n < lo + 64)
+			used &= ((uint64_t)1 << (n - lo)) - 1;
+		if (unlikely(freed & ~used))
+			gort_throw_addr("sweep: freed bit set on a free object in span", s->base);
+		uint64_t now = used & ~freed;
+		/* New alloc bits must be visible before freeindex drops to 0
+		 * (the release below), so a racing free still sees its object
+		 * as allocated. */
+		store_relaxed(&s->alloc_bits[w], now);
+		live += popcount64(now);
+		freed_total += popcount64(freed);
+	}
+	store_release(&s->freeindex, 0);
+	s->alloc_cache = ~s->alloc_bits[0];
+	s->alloc_count = live;
+	if (freed_total)
+		s->needzero = 1;
+	if (nfreed)
+		*nfreed = freed_total;
+	return n - live;
+}
+
+bool mspan_is_allocated(const mspan *s, uint32_t idx)
+{
+	uint32_t w = idx / 64;
+	uint64_t m = (uint64_t)1 << (idx & 63);
+	bool alloc = idx < load_acquire(&s->freeindex) || (load_relaxed(&s->alloc_bits[w]) & m);
+	bool freed = (load_relaxed(&s->freed_local[w]) | load_relaxed(&s->freed_remote[w])) & m;
+	return alloc && !freed;
+}

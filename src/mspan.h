@@ -1,0 +1,111 @@
+/*
+ * mspan.h: a span, a run of pages holding objects of one size class.
+ *
+ * All span metadata lives out of band, in the mspan record (fixalloc'd):
+ * nothing is ever written into user memory.  Per object there are three
+ * bits, in three bitmaps of nwords 64-bit words each:
+ *   alloc_bits    allocated as of the last sweep (valid for idx >= freeindex)
+ *   freed_local   freed by the owning thread since the last sweep (owner only)
+ *   freed_remote  freed by any other thread since the last sweep (atomic OR)
+ * An object idx is allocated iff (idx < freeindex || alloc_bit) and neither
+ * freed bit is set.  alloc_cache holds the complement of the alloc bits from
+ * freeindex to the next multiple of 64, so the fast path is a ctz.
+ *
+ * Sweeping (mspan_sweep) folds the freed bits into alloc_bits and resets
+ * freeindex to 0; it is done by whoever holds the span exclusively:
+ *
+ * where (atomic)     holder                     frees by other threads
+ * SPAN_CACHED        owner's mcache             set freed_remote only
+ * SPAN_PARTIAL       its mcentral (on or being  set freed_remote only
+ *                    taken off the partial list)
+ * SPAN_FULL          nobody: no free slot at    set freed_remote, then CAS
+ *                    the last sweep             FULL->PARTIAL and list it
+ * SPAN_LARGE         nobody (one object)        the freer frees the span
+ *
+ * Transitions: FULL/PARTIAL -> CACHED (mcentral_cache_span), CACHED ->
+ * PARTIAL/FULL (mcentral_uncache_span), FULL -> PARTIAL (a free, or the
+ * uncacher seeing a racing free).  The FULL handshake is Dekker-style with
+ * seq_cst on both sides, so a free racing with the uncache is never lost.
+ *
+ * state (atomic) says whether the span record describes live heap memory;
+ * it is published last (release) when a span is made and cleared first when
+ * it is freed, so lock-free readers (span_of, free) check it before trusting
+ * the other fields.
+ */
+#ifndef GORT_MSPAN_H
+#define GORT_MSPAN_H
+
+#include "atomic.h"
+#include "rt.h"
+
+enum mspan_state { MSPAN_DEAD = 0, MSPAN_INUSE = 1 };
+enum mspan_where { SPAN_CACHED = 1, SPAN_PARTIAL, SPAN_FULL, SPAN_LARGE };
+enum mspan_kind { SPAN_MANUAL = 0, SPAN_GC = 1 }; /* gort_malloc heap / collected heap */
+
+struct mcache;
+
+typedef struct mspan {
+	uintptr_t base;     /* first byte */
+	uintptr_t npages;
+	uintptr_t limit;    /* end of object data: base + nelems * elemsize */
+	uintptr_t elemsize; /* object size (large: npages * PAGE_BYTES) */
+	struct mspan *next, *prev; /* mcentral partial list; its lock */
+	uint64_t alloc_cache;      /* owner only */
+	uint32_t freeindex;        /* owner writes (relaxed); freers read */
+	uint32_t nelems;
+	uint32_t divmagic;         /* obj_index multiplier; 0 for large spans */
+	uint32_t alloc_count;      /* allocated objects at the last sweep */
+	uint8_t sizeclass;         /* 0 = large */
+	uint8_t spanclass;         /* sizeclass << 1 | noscan */
+	uint8_t kind;              /* enum mspan_kind */
+	uint8_t state;             /* enum mspan_state, atomic */
+	uint8_t where;             /* enum mspan_where, atomic */
+	uint8_t needzero;          /* free slots may hold old data */
+	uint8_t nwords;            /* words per bitmap */
+	uint8_t bucket;            /* record size bucket (mheap's fixalloc) */
+	struct mcache *owner;      /* atomic; set and cleared by the owner only */
+	uint64_t *alloc_bits;
+	uint64_t *freed_local;
+	uint64_t *freed_remote;
+	uint64_t bits[];           /* storage for the three bitmaps */
+} mspan;
+
+/* Sets up s for objects of sizeclass (0 = one large object) over
+ * [base, base + npages pages).  Does not publish state. */
+GORT_HIDDEN void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass);
+/* Go's nextFreeIndex: the next free slot at or after freeindex, advancing
+ * the cache; nelems when the span has no free slot before its next sweep. */
+GORT_HIDDEN uint32_t mspan_next_free_index(mspan *s);
+/* Folds freed bits into alloc bits; caller holds s exclusively.
+ * Returns the number of free slots.  *nfreed gets the objects reclaimed. */
+GORT_HIDDEN uint32_t mspan_sweep(mspan *s, uint32_t *nfreed);
+/* Whether object idx is allocated, from any thread (racy but safe reads). */
+GORT_HIDDEN bool mspan_is_allocated(const mspan *s, uint32_t idx);
+/* Number of bitmap words for n objects. */
+GORT_INLINE unsigned mspan_words(uint32_t n) { return (n + 63) / 64; }
+
+/* Object index of byte offset off, by multiply-shift (never division). */
+GORT_INLINE uint32_t obj_index_of(const mspan *s, uintptr_t off)
+{
+	return (uint32_t)(((uint64_t)off * s->divmagic) >> 32);
+}
+
+/* The inlined fast path (Go's nextFreeFast): a slot from the alloc cache, or
+ * NULL when the cache is empty or would need refilling. */
+GORT_INLINE void *mspan_next_free_fast(mspan *s)
+{
+	uint64_t cache = s->alloc_cache;
+	if (likely(cache != 0)) {
+		unsigned bit = ctz64(cache);
+		uint32_t idx = s->freeindex + bit;
+		uint32_t next = idx + 1;
+		if (likely(idx < s->nelems) && ((next & 63) != 0 || next == s->nelems)) {
+			s->alloc_cache = (cache >> bit) >> 1;
+			store_relaxed(&s->freeindex, next);
+			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+		}
+	}
+	return NULL;
+}
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * os.h: the only seam between gort and the operating system.
+ *
+ * Memory moves through Go's states (runtime/mem.go):
+ *   none --os_reserve--> reserved (PROT_NONE) --os_map--> ready (RW)
+ *   ready --os_unused--> released (RW, pages given back, may read as zero)
+ *   released is reused by simply touching it (no call needed on Linux)
+ *   any --os_free--> none
+ * os_alloc goes straight from none to ready, for metadata.
+ * Nothing here allocates from the gort heap.
+ */
+#ifndef GORT_OS_H
+#define GORT_OS_H
+
+#include "rt.h"
+
+/* Reserves n bytes of address space near hint (0 = anywhere); NULL on failure. */
+GORT_HIDDEN void *os_reserve(void *hint, uintptr_t n);
+/* Reserves n bytes aligned to align (a power of two); NULL on failure. */
+GORT_HIDDEN void *os_reserve_aligned(uintptr_t n, uintptr_t align);
+/* Makes a reserved range readable and writable; false on failure. */
+GORT_HIDDEN bool os_map(void *p, uintptr_t n);
+/* Zeroed, ready memory for metadata; NULL on failure. */
+GORT_HIDDEN void *os_alloc(uintptr_t n);
+GORT_HIDDEN void os_free(void *p, uintptr_t n);
+/* Gives the pages of [p, p+n) back to the kernel.  With dontneed the range
+ * reads as zero afterwards; with MADV_FREE it may keep old contents. */
+GORT_HIDDEN void os_unused(void *p, uintptr_t n, bool dontneed);
+
+/* Resident set size of this process in bytes (from /proc/self/statm). */
+GORT_HIDDEN uint64_t os_rss_bytes(void);
+/* Monotonic and thread CPU clocks, in nanoseconds. */
+GORT_HIDDEN int64_t os_nanotime(void);
+GORT_HIDDEN int64_t os_thread_cputime_ns(void);
+GORT_HIDDEN uintptr_t os_phys_page_bytes(void);
+/* Reads the value of an environment variable without allocating. */
+GORT_HIDDEN const char *os_getenv(const char *name);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * scavenge.c: the background scavenger and gort_free_os_memory.
+ *
+ * Goal (Go's retainExtraPercent): keep free-but-resident pages at no more
+ * than 10% of the in-use heap; everything beyond goes back to the kernel
+ * with MADV_DONTNEED (MADV_FREE under GORTDEBUG=madvdontneed=0).
+ * Pacing (Go's scavengePercent): the thread works in bursts of at most
+ * 1 ms of its own CPU time, then sleeps long enough that it uses about 1%
+ * of the machine's CPU.  It also plays the part of Go's background sweeper
+ * for the manual heap: before scavenging it sweeps the central partial
+ * lists so that spans emptied by frees return their pages.
+ *
+ * Releasing takes the heap lock only to pick a run (which the page
+ * allocator then holds as "in use") and to give it back; the madvise call
+ * itself runs unlocked.  scav_lock guards the wake-up flag only.
+ */
+#include "gort.h"
+#include "scavenge.h"
+#include "check.h"
+#include "debugvars.h"
+#include "mcache.h"
+#include "mheap.h"
+#include "os.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCAVENGE_CHUNK_BYTES (64 << 10)  /* released per step in the background */
+#define SCAVENGE_BURST_NS 1000000        /* CPU time per burst */
+#define SCAVENGE_PERCENT 1               /* target share of total CPU */
+#define SCAVENGE_RETAIN_PERCENT 10       /* free pages kept resident, % of in use */
+#define SCAVENGE_PERIOD_NS 500000000     /* idle re-check interval */
+
+static pthread_mutex_t scav_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t scav_cond;
+static bool scav_wake;
+static bool scav_parked;
+
+uintptr_t scavenge_goal_idle_bytes(uintptr_t inuse_bytes)
+{
+	return align_up(inuse_bytes / 100 * SCAVENGE_RETAIN_PERCENT, PAGE_BYTES);
+}
+
+/* Heap lock held.  Idle bytes above the goal. */
+static uintptr_t excess_locked(void)
+{
+	uintptr_t total = pagealloc_total_pages(&mheap_.pages) * PAGE_BYTES;
+	uintptr_t free = pagealloc_free_pages(&mheap_.pages) * PAGE_BYTES;
+	uintptr_t scav = pagealloc_scavenged_pages(&mheap_.pages) * PAGE_BYTES;
+	uintptr_t idle = free - scav, goal = scavenge_goal_idle_bytes(total - free);
+	return idle > goal ? idle - goal : 0;
+}
+
+void scavenger_note_free_locked(void)
+{
+	/* Racy peek at parked: a missed wake-up is caught by the period. */
+	if (load_relaxed(&scav_parked) && excess_locked() >= SCAVENGE_CHUNK_BYTES) {
+		pthread_mutex_lock(&scav_lock);
+		scav_wake = true;
+		pthread_cond_signal(&scav_cond);
+		pthread_mutex_unlock(&scav_lock);
+	}
+}
+
+/* Releases one run of at most max_pages; returns bytes released. */
+static uintptr_t scavenge_one(uintptr_t max_pages, bool force)
+{
+	uintptr_t base, npages;
+	pthread_mutex_lock(&mheap_.lock);
+	if (!force && excess_locked() == 0) {
+		pthread_mutex_unlock(&mheap_.lock);
+		return 0;
+	}
+	bool ok = pagealloc_scavenge_take(&mheap_.pages, max_pages, &base, &npages);
+	pthread_mutex_unlock(&mheap_.lock);
+	if (!ok)
+		return 0;
+	os_unused((void *)base, npages * PAGE_BYTES, debug.madvdontneed);
+	pthread_mutex_lock(&mheap_.lock);
+	pagealloc_scavenge_done(&mheap_.pages, base, npages);
+	pthread_mutex_unlock(&mheap_.lock);
+	return npages * PAGE_BYTES;
+}
+
+uintptr_t scavenge(uintptr_t max_bytes, bool force)
+{
+	uintptr_t done = 0, step = force ? (4 << 20) : SCAVENGE_CHUNK_BYTES;
+	while (max_bytes == 0 || done < max_bytes) {
+		uintptr_t n = scavenge_one(step / PAGE_BYTES, force);
+		if (!n)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+uintptr_t reclaim_central_spans(void)
+{
+	uintptr_t n = 0;
+	for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++)
+		n += mcentral_reclaim(&mheap_.central_manual[c]);
+	return n;
+}
+
+static void trace(uintptr_t released, int64_t worked_ns, bool forced)
+{
+	uintptr_t inuse, idle, rel;
+	mheap_page_counts(&inuse, &idle, &rel);
+	uintptr_t retained = (inuse + idle) * PAGE_BYTES;
+	print_str("scav ");
+	print_uint(released >> 10);
+	print_str(" KiB work, ");
+	print_uint((uint64_t)(rel * PAGE_BYTES) >> 10);
+	print_str(" KiB total, ");
+	print_uint(retained ? (uint64_t)inuse * PAGE_BYTES * 100 / retained : 100);
+	print_str("% util, ");
+	print_uint((uint64_t)worked_ns / 1000);
+	print_str(" us");
+	print_str(forced ? " (forced)\n" : "\n");
+}
+
+static void *scavenger_main(void *arg)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	int64_t sleep_ns = 0;
+	for (;;) {
+		pthread_mutex_lock(&scav_lock);
+		if (!scav_wake) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			int64_t wait = sleep_ns > 0 ? sleep_ns : SCAVENGE_PERIOD_NS;
+			ts.tv_sec += (time_t)(wait / 1000000000);
+			ts.tv_nsec += (long)(wait % 1000000000);
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			store_relaxed(&scav_parked, sleep_ns == 0);
+			pthread_cond_timedwait(&scav_cond, &scav_lock, &ts);
+			store_relaxed(&scav_parked, false);
+		}
+		scav_wake = false;
+		pthread_mutex_unlock(&scav_lock);
+
+		int64_t t0 = os_thread_cputime_ns();
+		reclaim_central_spans();
+		uintptr_t released = 0, n;
+		while ((n = scavenge_one(SCAVENGE_CHUNK_BYTES / PAGE_BYTES, false)) != 0) {
+			released += n;
+			if (os_thread_cputime_ns() - t0 >= SCAVENGE_BURST_NS)
+				break;
+		}
+		int64_t worked = os_thread_cputime_ns() - t0;
+		if (released && debug.scavtrace)
+			trace(released, worked, false);
+		/* Work w, sleep s: w / ((w + s) * ncpu) = 1%. */
+		sleep_ns = released ? worked * (100 / SCAVENGE_PERCENT / ncpu - 1) : 0;
+		if (released && sleep_ns < 1000000)
+			sleep_ns = 1000000;
+	}
+	return NULL;
+}
+
+static void start_once(void)
+{
+	if (!debug.scavenger)
+		return;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&scav_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	/* The scavenger must never take a signal meant for the program. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t t;
+	if (pthread_create(&t, NULL, scavenger_main, NULL) == 0)
+		pthread_detach(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void scavenger_start(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, start_once);
+}
+
+void gort_free_os_memory(void)
+{
+	mheap_init();
+	int64_t t0 = os_thread_cputime_ns();
+	mcache_release_all(mcache_tls);
+	reclaim_central_spans();
+	uintptr_t released = scavenge(0, true);
+	if (debug.scavtrace)
+		trace(released, os_thread_cputime_ns() - t0, true);
+}

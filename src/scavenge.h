@@ -1,0 +1,22 @@
+/*
+ * scavenge.h: returning free pages to the kernel (Go's mgcscavenge.go).
+ */
+#ifndef GORT_SCAVENGE_H
+#define GORT_SCAVENGE_H
+
+#include "rt.h"
+
+/* Starts the background scavenger once (unless GORTDEBUG=scavenger=0). */
+GORT_HIDDEN void scavenger_start(void);
+/* Heap lock held: pages were freed; wakes the scavenger when the heap keeps
+ * more free pages than its goal allows. */
+GORT_HIDDEN void scavenger_note_free_locked(void);
+/* Releases up to max_bytes of free pages (all with max_bytes = 0, ignoring
+ * the goal when force).  Returns bytes released. */
+GORT_HIDDEN uintptr_t scavenge(uintptr_t max_bytes, bool force);
+/* Sweeps the central lists, returning empty spans to the page heap. */
+GORT_HIDDEN uintptr_t reclaim_central_spans(void);
+/* Bytes of free, unreleased pages the goal allows to keep. */
+GORT_HIDDEN uintptr_t scavenge_goal_idle_bytes(uintptr_t inuse_bytes);
+
+#endif

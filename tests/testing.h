@@ -1,0 +1,58 @@
+/*
+ * testing.h: the test harness shared by every test program.
+ *
+ * A test program calls RUN(fn) for each case; each case prints Go-style
+ * "--- PASS: name" or "--- FAIL: name", and tests/run.sh counts those lines
+ * across programs.  CHECK() failures print the expression and location and
+ * mark the current case failed without stopping the program.
+ */
+#ifndef GORT_TESTING_H
+#define GORT_TESTING_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int t_failed_case, t_failures;
+
+#define CHECK(cond)                                                                 \
+	do {                                                                        \
+		if (!(cond)) {                                                      \
+			fprintf(stderr, "    %s:%d: CHECK failed: %s\n", __FILE__,     \
+				__LINE__, #cond);                                   \
+			t_failed_case = 1;                                          \
+		}                                                                   \
+	} while (0)
+
+#define CHECKF(cond, ...)                                                           \
+	do {                                                                        \
+		if (!(cond)) {                                                      \
+			fprintf(stderr, "    %s:%d: CHECK failed: %s: ", __FILE__,     \
+				__LINE__, #cond);                                   \
+			fprintf(stderr, __VA_ARGS__);                               \
+			fputc('\n', stderr);                                        \
+			t_failed_case = 1;                                          \
+		}                                                                   \
+	} while (0)
+
+/* Stops the current case early (after reporting) when cond fails. */
+#define REQUIRE(cond)                                                               \
+	do {                                                                        \
+		CHECK(cond);                                                        \
+		if (!(cond))                                                        \
+			return;                                                     \
+	} while (0)
+
+#define RUN(fn)                                                                     \
+	do {                                                                        \
+		t_failed_case = 0;                                                  \
+		fn();                                                               \
+		fflush(stderr);                                                     \
+		printf("--- %s: %s\n", t_failed_case ? "FAIL" : "PASS", #fn);     \
+		fflush(stdout);                                                     \
+		t_failures += t_failed_case;                                        \
+	} while (0)
+
+#define TEST_EXIT() return t_failures ? 1 : 0
+
+#endif

@@ -1,0 +1,321 @@
+/*
+ * test_heap.c: unit tests of the heap's internals and its manual API:
+ * span_of/find_object on every interior offset of every size class,
+ * sizes, alignment, zeroing, realloc, cross-thread frees, thread exit,
+ * the tiny allocator, MemStats identities and the knob parser.
+ */
+#include "gort.h"
+#include "arena.h"
+#include "debugvars.h"
+#include "malloc.h"
+#include "mcache.h"
+#include "mheap.h"
+#include "os.h"
+#include "sizeclass.h"
+#include "testing.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+
+static int a_global;
+
+static void test_find_object_every_offset(void)
+{
+	for (unsigned cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
+		uint32_t size = class_to_size[cls];
+		char *objs[3];
+		for (int k = 0; k < 3; k++) {
+			objs[k] = gort_malloc(size);
+			REQUIRE(objs[k]);
+		}
+		for (int k = 0; k < 3; k++) {
+			mspan *s = span_of((uintptr_t)objs[k]);
+			CHECK(s && s->sizeclass == cls);
+			CHECK(gort_usable_size(objs[k]) == size);
+			int bad = 0;
+			for (uint32_t off = 0; off < size; off++) {
+				uintptr_t base;
+				mspan *sp;
+				uint32_t idx;
+				if (!find_object((uintptr_t)objs[k] + off, &base, &sp, &idx) ||
+				    base != (uintptr_t)objs[k] || sp != s)
+					bad++;
+			}
+			CHECKF(bad == 0, "class %u: %d offsets misresolved", cls, bad);
+		}
+		for (int k = 0; k < 3; k++)
+			gort_free(objs[k]);
+		/* A freed object is no longer an object. */
+		uintptr_t base;
+		mspan *sp;
+		uint32_t idx;
+		CHECKF(!find_object((uintptr_t)objs[1], &base, &sp, &idx), "class %u freed object still found", cls);
+	}
+	/* Large objects: every interior address maps to the base. */
+	size_t big = 300 << 10;
+	char *p = gort_malloc(big);
+	REQUIRE(p);
+	int bad = 0;
+	for (size_t off = 0; off < big; off += 7) {
+		uintptr_t base;
+		mspan *sp;
+		uint32_t idx;
+		if (!find_object((uintptr_t)p + off, &base, &sp, &idx) || base != (uintptr_t)p || idx != 0)
+			bad++;
+	}
+	CHECK(bad == 0);
+	gort_free(p);
+}
+
+static void test_not_heap(void)
+{
+	int local;
+	uintptr_t base;
+	mspan *sp;
+	uint32_t idx;
+	CHECK(!find_object((uintptr_t)&local, &base, &sp, &idx));
+	CHECK(!find_object((uintptr_t)&a_global, &base, &sp, &idx));
+	CHECK(!find_object(0, &base, &sp, &idx));
+	CHECK(span_of(UINTPTR_MAX) == NULL);
+	CHECK(span_of((uintptr_t)1 << 60) == NULL);
+	CHECK(span_of((uintptr_t)&a_global) == NULL);
+}
+
+static void test_sizes_and_alignment(void)
+{
+	for (size_t size = 0; size <= 40000; size += (size < 1100 ? 1 : 97)) {
+		unsigned char *p = gort_malloc(size);
+		REQUIRE(p);
+		/* 16 bytes, except where the class size is not a multiple of 16
+		 * (8 and 24 bytes): no type of that size can need more than 8. */
+		size_t want = size <= 8 || (size > 16 && size <= 24) ? 8 : 16;
+		CHECKF(((uintptr_t)p & (want - 1)) == 0, "size %zu misaligned %p", size, (void *)p);
+		CHECK(gort_usable_size(p) >= size);
+		memset(p, 0xa5, size);
+		gort_free(p);
+	}
+	errno = 0;
+	CHECK(gort_malloc(SIZE_MAX) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(gort_malloc((size_t)1 << 50) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(gort_calloc(SIZE_MAX / 2, 3) == NULL && errno == ENOMEM);
+	CHECK(gort_usable_size(NULL) == 0);
+	gort_free(NULL);
+}
+
+static void test_zeroing(void)
+{
+	/* Reused memory is cleared for calloc. */
+	size_t sizes[] = {8, 24, 100, 1000, 5000, 32768, 40000, 1 << 20};
+	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+		for (int round = 0; round < 3; round++) {
+			void *ps[64];
+			for (int k = 0; k < 64; k++) {
+				ps[k] = gort_malloc(sizes[i]);
+				memset(ps[k], 0xff, sizes[i]);
+			}
+			for (int k = 0; k < 64; k++)
+				gort_free(ps[k]);
+			for (int k = 0; k < 64; k++) {
+				unsigned char *q = gort_calloc(1, sizes[i]);
+				int nonzero = 0;
+				for (size_t j = 0; j < sizes[i]; j++)
+					nonzero |= q[j];
+				CHECKF(!nonzero, "calloc(%zu) returned dirty memory", sizes[i]);
+				ps[k] = q;
+			}
+			for (int k = 0; k < 64; k++)
+				gort_free(ps[k]);
+		}
+	}
+	/* Fresh memory is known zero and not cleared again: a huge calloc
+	 * must not make its pages resident.  Pages released with
+	 * MADV_DONTNEED count as fresh too. */
+	gort_free_os_memory();
+	uint64_t before = os_rss_bytes();
+	size_t n = (size_t)256 << 20;
+	unsigned char *big = gort_calloc(1, n);
+	REQUIRE(big);
+	uint64_t after = os_rss_bytes();
+	CHECKF(after < before + (32 << 20), "calloc(256 MiB) touched its pages: rss +%llu MiB",
+	       (unsigned long long)((after - before) >> 20));
+	CHECK(big[0] == 0 && big[n / 2] == 0 && big[n - 1] == 0);
+	gort_free(big);
+}
+
+static void test_aligned_alloc(void)
+{
+	size_t sizes[] = {1, 7, 16, 48, 100, 1000, 4096, 9000, 32768, 70000, 1 << 20};
+	for (size_t a = 1; a <= ((size_t)1 << 22); a <<= 1) {
+		for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+			char *p = gort_aligned_alloc(a, sizes[i]);
+			REQUIRE(p);
+			CHECKF(((uintptr_t)p & (a - 1)) == 0, "align %zu size %zu: %p", a, sizes[i], (void *)p);
+			CHECK(gort_usable_size(p) >= sizes[i]);
+			memset(p, 1, sizes[i]);
+			gort_free(p);
+		}
+	}
+	errno = 0;
+	CHECK(gort_aligned_alloc(3, 10) == NULL && errno == EINVAL);
+	errno = 0;
+	CHECK(gort_aligned_alloc(0, 10) == NULL && errno == EINVAL);
+}
+
+static void test_realloc(void)
+{
+	unsigned char *p = gort_realloc(NULL, 10);
+	REQUIRE(p);
+	for (int i = 0; i < 10; i++)
+		p[i] = (unsigned char)i;
+	size_t sizes[] = {20, 5, 1000, 40000, 3 << 20, 100, 9};
+	size_t keep = 10;
+	for (size_t k = 0; k < ARRAY_LEN(sizes); k++) {
+		p = gort_realloc(p, sizes[k]);
+		REQUIRE(p);
+		size_t check = keep < sizes[k] ? keep : sizes[k];
+		for (size_t i = 0; i < check; i++)
+			if (p[i] != (unsigned char)i) {
+				CHECKF(0, "realloc to %zu lost byte %zu", sizes[k], i);
+				break;
+			}
+		for (size_t i = 0; i < sizes[k]; i++)
+			p[i] = (unsigned char)i;
+		keep = sizes[k];
+	}
+	CHECK(gort_realloc(p, 0) == NULL);
+}
+
+#define XN 20000
+static void *xthread_objs[XN];
+static void *free_all(void *arg)
+{
+	for (int i = 0; i < XN; i++)
+		gort_free(xthread_objs[i]);
+	return arg;
+}
+
+static void test_cross_thread_free(void)
+{
+	gort_memstats m0, m1;
+	gort_read_memstats(&m0);
+	for (int i = 0; i < XN; i++) {
+		xthread_objs[i] = gort_malloc(48 + (size_t)(i % 5) * 1000);
+		memset(xthread_objs[i], 7, 48);
+	}
+	pthread_t t;
+	pthread_create(&t, NULL, free_all, NULL);
+	pthread_join(t, NULL);
+	gort_read_memstats(&m1);
+	CHECK(m1.mallocs - m0.mallocs == XN);
+	CHECK(m1.frees - m0.frees == XN);
+	/* The freed slots are reused. */
+	for (int i = 0; i < XN; i++)
+		xthread_objs[i] = gort_malloc(48 + (size_t)(i % 5) * 1000);
+	for (int i = 0; i < XN; i++)
+		gort_free(xthread_objs[i]);
+}
+
+static void *alloc_and_exit(void *arg)
+{
+	void **out = arg;
+	for (int i = 0; i < 1000; i++)
+		out[i] = gort_malloc(2304);
+	for (int i = 0; i < 1000; i += 2)
+		gort_free(out[i]);
+	return NULL;
+}
+
+static void test_thread_exit_returns_cache(void)
+{
+	static void *objs[1000];
+	pthread_t t;
+	pthread_create(&t, NULL, alloc_and_exit, objs);
+	pthread_join(t, NULL);
+	for (int i = 1; i < 1000; i += 2)
+		gort_free(objs[i]);
+	mcache_release_all(mcache_tls);
+	gort_free_os_memory();
+	gort_memstats m;
+	gort_read_memstats(&m);
+	unsigned cls = size_to_class(2304);
+	CHECKF(m.by_size[cls].spans == 0, "%llu spans of class %u left after thread exit",
+	       (unsigned long long)m.by_size[cls].spans, cls);
+}
+
+static void test_tiny(void)
+{
+	char *a = malloc_tiny(4), *b = malloc_tiny(4), *c = malloc_tiny(8), *d = malloc_tiny(3);
+	CHECK(((uintptr_t)a & ~(uintptr_t)15) == ((uintptr_t)b & ~(uintptr_t)15));
+	CHECK(b == a + 4);
+	CHECK(((uintptr_t)c & 7) == 0 && c == a + 8);
+	CHECK(((uintptr_t)d & ~(uintptr_t)15) != ((uintptr_t)a & ~(uintptr_t)15)); /* block full */
+	for (int i = 0; i < 100000; i++) {
+		size_t n = 1 + (size_t)i % 15;
+		char *p = malloc_tiny(n);
+		if ((n & 7) == 0)
+			CHECK(((uintptr_t)p & 7) == 0);
+		CHECK(((uintptr_t)p & 15) + n <= 16);
+		memset(p, 1, n);
+	}
+	mspan *s = span_of((uintptr_t)a);
+	CHECK(s && s->kind == SPAN_GC && s->sizeclass == TINY_SIZE_CLASS);
+}
+
+static void test_memstats(void)
+{
+	gort_memstats m0, m1, m2;
+	gort_read_memstats(&m0);
+	void *p[1000];
+	for (int i = 0; i < 1000; i++)
+		p[i] = gort_malloc(100);
+	void *big = gort_malloc(1 << 20);
+	gort_read_memstats(&m1);
+	unsigned cls = size_to_class(100);
+	CHECK(m1.by_size[cls].mallocs - m0.by_size[cls].mallocs == 1000);
+	CHECK(m1.by_size[0].mallocs - m0.by_size[0].mallocs == 1);
+	CHECK(m1.heap_alloc - m0.heap_alloc == 1000 * (uint64_t)class_to_size[cls] + (1 << 20));
+	CHECK(m1.heap_objects == m1.mallocs - m1.frees);
+	CHECK(m1.heap_sys == m1.heap_inuse + m1.heap_idle);
+	CHECK(m1.heap_released <= m1.heap_idle);
+	CHECK(m1.heap_inuse >= m1.heap_alloc);
+	CHECK(m1.sys >= m1.heap_sys);
+	for (int i = 0; i < 1000; i++)
+		gort_free(p[i]);
+	gort_free(big);
+	gort_read_memstats(&m2);
+	CHECK(m2.heap_alloc == m0.heap_alloc);
+	CHECK(m2.frees - m0.frees == 1001);
+}
+
+static void test_debugvars(void)
+{
+	debugvars_reset();
+	CHECK(debug.madvdontneed == 1 && debug.badfree == 1 && debug.scavenger == 1);
+	debugvars_parse("madvdontneed=0,scavtrace=1");
+	CHECK(debug.madvdontneed == 0 && debug.scavtrace == 1);
+	fprintf(stderr, "    (the next three warnings are expected)\n");
+	debugvars_parse("nosuchknob=1,badfree=7,scavenger");
+	CHECK(debug.badfree == 1 && debug.scavenger == 1);
+	debugvars_parse(",,badfree=0,");
+	CHECK(debug.badfree == 0);
+	debugvars_reset();
+}
+
+int main(void)
+{
+	RUN(test_find_object_every_offset);
+	RUN(test_not_heap);
+	RUN(test_sizes_and_alignment);
+	RUN(test_zeroing);
+	RUN(test_aligned_alloc);
+	RUN(test_realloc);
+	RUN(test_cross_thread_free);
+	RUN(test_thread_exit_returns_cache);
+	RUN(test_tiny);
+	RUN(test_memstats);
+	RUN(test_debugvars);
+	TEST_EXIT();
+}

@@ -1,0 +1,112 @@
+/*
+ * test_scavenge.c: memory goes back to the kernel.
+ *
+ * 512 MiB (half in 1 KiB objects, half in 1 MiB objects) is allocated,
+ * touched and freed; the background scavenger alone must bring RSS down
+ * visibly, and gort_free_os_memory must then release the rest.  A second
+ * case does the same with MADV_FREE selected and checks the accounting
+ * (MADV_FREE lowers RSS only under memory pressure, so RSS is not judged).
+ */
+#include "gort.h"
+#include "debugvars.h"
+#include "os.h"
+#include "testing.h"
+
+#include <unistd.h>
+
+#define TOTAL ((size_t)512 << 20)
+#define SMALL 1024
+#define LARGE ((size_t)1 << 20)
+#define NSMALL (TOTAL / 2 / SMALL)
+#define NLARGE (TOTAL / 2 / LARGE)
+
+static void *small_objs[NSMALL];
+static void *large_objs[NLARGE];
+
+static void fill_and_free(void)
+{
+	for (size_t i = 0; i < NSMALL; i++) {
+		small_objs[i] = gort_malloc(SMALL);
+		memset(small_objs[i], 1, SMALL);
+	}
+	for (size_t i = 0; i < NLARGE; i++) {
+		large_objs[i] = gort_malloc(LARGE);
+		memset(large_objs[i], 1, LARGE);
+	}
+}
+
+static void free_all(void)
+{
+	for (size_t i = 0; i < NSMALL; i++)
+		gort_free(small_objs[i]);
+	for (size_t i = 0; i < NLARGE; i++)
+		gort_free(large_objs[i]);
+}
+
+static double mib(uint64_t b)
+{
+	return (double)b / (1 << 20);
+}
+
+static void test_rss_falls(void)
+{
+	uint64_t rss0 = os_rss_bytes();
+	fill_and_free();
+	uint64_t rss1 = os_rss_bytes();
+	CHECKF(rss1 >= rss0 + TOTAL * 9 / 10, "rss only %.0f -> %.0f MiB after touching 512 MiB", mib(rss0), mib(rss1));
+	free_all();
+	/* The background scavenger, paced at ~1% CPU, must give back at
+	 * least half within 30 s. */
+	uint64_t rss2 = rss1;
+	int64_t t0 = os_nanotime();
+	while (os_nanotime() - t0 < 30000000000LL) {
+		rss2 = os_rss_bytes();
+		if (rss2 + TOTAL / 2 <= rss1)
+			break;
+		usleep(50000);
+	}
+	double secs = (double)(os_nanotime() - t0) / 1e9;
+	printf("    rss %.0f MiB -> %.0f MiB touched -> %.0f MiB after %.1f s of background scavenging\n", mib(rss0),
+	       mib(rss1), mib(rss2), secs);
+	CHECKF(rss2 + TOTAL / 2 <= rss1, "background scavenger released only %.0f MiB", mib(rss1 - rss2));
+	gort_free_os_memory();
+	uint64_t rss3 = os_rss_bytes();
+	printf("    rss %.0f MiB after gort_free_os_memory\n", mib(rss3));
+	CHECKF(rss3 <= rss0 + (24 << 20), "rss %.0f MiB after FreeOSMemory (started at %.0f)", mib(rss3), mib(rss0));
+	gort_memstats m;
+	gort_read_memstats(&m);
+	CHECK(m.heap_released >= TOTAL * 9 / 10);
+	CHECK(m.heap_idle - m.heap_released < (1 << 20));
+}
+
+static void test_madv_free_accounting(void)
+{
+	debug.madvdontneed = 0;
+	fill_and_free();
+	free_all();
+	gort_free_os_memory();
+	gort_memstats m;
+	gort_read_memstats(&m);
+	CHECK(m.heap_idle - m.heap_released < (1 << 20));
+	/* Released pages under MADV_FREE may keep old data: calloc must
+	 * still return zeroes. */
+	for (size_t i = 0; i < 64; i++) {
+		unsigned char *p = gort_calloc(1, LARGE);
+		for (size_t k = 0; k < LARGE; k += 4096)
+			if (p[k]) {
+				CHECKF(0, "calloc returned dirty MADV_FREE memory");
+				break;
+			}
+		large_objs[i] = p;
+	}
+	for (size_t i = 0; i < 64; i++)
+		gort_free(large_objs[i]);
+	debug.madvdontneed = 1;
+}
+
+int main(void)
+{
+	RUN(test_rss_falls);
+	RUN(test_madv_free_accounting);
+	TEST_EXIT();
+}

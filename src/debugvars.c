@@ -6,6 +6,7 @@
  * an unknown key or a bad value is reported and the default stays.
  */
 #include "debugvars.h"
+#include "atomic.h"
 #include "check.h"
 #include "os.h"
 
@@ -29,7 +30,7 @@ static const struct dbgvar {
 void debugvars_reset(void)
 {
 	for (size_t i = 0; i < ARRAY_LEN(dbgvars); i++)
-		*dbgvars[i].value = dbgvars[i].def;
+		store_relaxed(dbgvars[i].value, dbgvars[i].def);
 }
 
 static void report(const char *what, const char *key, size_t keylen)
@@ -88,7 +89,7 @@ void debugvars_parse(const char *s)
 			else if (!parse_int(eq + 1, end, &val) || val < v->min || val > v->max)
 				report("bad value in", s, (size_t)(end - s));
 			else
-				*v->value = (int)val;
+				store_relaxed(v->value, (int)val); /* tests re-parse while the scavenger runs */
 		}
 		s = *end ? end + 1 : end;
 	}

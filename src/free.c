@@ -25,7 +25,7 @@
 static GORT_NOINLINE __attribute__((cold)) void bad_free(const char *what, uintptr_t p)
 {
 	debugvars_init(); /* the first call into gort may be a bad free */
-	if (debug.badfree)
+	if (load_relaxed(&debug.badfree))
 		gort_throw_addr(what, p);
 	print_str("gort: ");
 	print_str(what);
@@ -34,24 +34,29 @@ static GORT_NOINLINE __attribute__((cold)) void bad_free(const char *what, uintp
 	print_str(" (ignored: GORTDEBUG=badfree=0)\n");
 }
 
+/* After the fetch_or below the object is free and its span may be swept,
+ * freed and recycled by other threads at any moment, so everything read
+ * from s is read before it, except the atomic where. */
 static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t idx)
 {
 	unsigned w = idx / 64;
 	uint64_t m = (uint64_t)1 << (idx & 63);
-	if (unlikely(!(idx < load_acquire(&s->freeindex) || (load_relaxed(&s->alloc_bits[w]) & m)))) {
-		bad_free("gort_free: double free", p);
-		return;
-	}
-	uint64_t old = fetch_or_seqcst(&s->freed_remote[w], m);
-	if (unlikely((old | load_relaxed(&s->freed_local[w])) & m)) {
-		bad_free("gort_free: double free", p);
-		return;
-	}
 	unsigned cls = s->sizeclass;
+	uintptr_t elemsize = s->elemsize;
+	bool allocated = idx < load_acquire(&s->freeindex) || (load_relaxed(&s->alloc_bits[w]) & m);
+	if (unlikely(!allocated || (load_relaxed(&s->freed_local[w]) & m))) {
+		bad_free("gort_free: double free", p);
+		return;
+	}
+	if (unlikely(fetch_or_seqcst(&s->freed_remote[w], m) & m)) {
+		bad_free("gort_free: double free", p);
+		return;
+	}
 	uint8_t where = load_seqcst(&s->where);
 	if (where == SPAN_LARGE) {
+		/* The one object: whoever set its bit owns the span now. */
 		fetch_add_relaxed(&mheap_.large_frees, 1);
-		fetch_add_relaxed(&mheap_.large_free_bytes, s->elemsize);
+		fetch_add_relaxed(&mheap_.large_free_bytes, elemsize);
 		mheap_free_span(s);
 		return;
 	}
@@ -60,6 +65,9 @@ static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t
 	else
 		mcache_count_orphan_free(cls);
 	if (where == SPAN_FULL) {
+		/* A successful CAS proves s is a live FULL span (possibly a
+		 * recycled record, which a spurious revival does not harm), and
+		 * orders its fields before our read of sizeclass. */
 		uint8_t full = SPAN_FULL;
 		if (cas_seqcst(&s->where, &full, SPAN_PARTIAL))
 			mcentral_push_partial(&mheap_.central_manual[s->sizeclass], s);

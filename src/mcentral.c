@@ -58,9 +58,13 @@ void mcentral_push_partial(mcentral *c, mspan *s)
  * the CAS decides who lists the span. */
 static void park_full(mcentral *c, mspan *s)
 {
+	/* Once FULL is published a freer may revive s and others may take,
+	 * sweep and free it: read its fields first. */
+	unsigned nwords = s->nwords;
+	uint64_t *remote = s->freed_remote;
 	store_seqcst(&s->where, SPAN_FULL);
-	for (unsigned w = 0; w < s->nwords; w++) {
-		if (load_seqcst(&s->freed_remote[w])) {
+	for (unsigned w = 0; w < nwords; w++) {
+		if (load_seqcst(&remote[w])) {
 			uint8_t full = SPAN_FULL;
 			if (cas_seqcst(&s->where, &full, SPAN_PARTIAL))
 				mcentral_push_partial(c, s);

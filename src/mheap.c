@@ -105,7 +105,8 @@ mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass
 		scavenger_start();
 	s->bucket = (uint8_t)b;
 	/* Released pages read as zero only when they went back with DONTNEED. */
-	return span_publish(s, base, npages, sizeclass, spanclass, kind, scav == npages && debug.madvdontneed);
+	bool zeroed = scav == npages && load_relaxed(&debug.madvdontneed);
+	return span_publish(s, base, npages, sizeclass, spanclass, kind, zeroed);
 }
 
 mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigned kind)
@@ -133,7 +134,7 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 		scavenger_start();
 	s->bucket = 0;
 	return span_publish(s, aligned, npages, 0, kind == SPAN_MANUAL ? 1 : 0, kind,
-			    scav == npages + extra && debug.madvdontneed);
+			    scav == npages + extra && load_relaxed(&debug.madvdontneed));
 }
 
 void mheap_free_span(mspan *s)

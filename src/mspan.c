@@ -10,7 +10,6 @@
 #include "check.h"
 #include "sizeclass.h"
 
-#include <string.h>
 
 void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass)
 {
@@ -34,7 +33,10 @@ void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass)
 	s->alloc_bits = s->bits;
 	s->freed_local = s->bits + s->nwords;
 	s->freed_remote = s->bits + 2 * s->nwords;
-	memset(s->bits, 0, 3 * s->nwords * sizeof(uint64_t));
+	/* Atomic stores: a late freer may still read a recycled record's
+	 * bits (see park_full, free_remote); it must see a value, not a race. */
+	for (unsigned i = 0; i < 3u * s->nwords; i++)
+		store_relaxed(&s->bits[i], 0);
 	s->freeindex = 0;
 	s->alloc_cache = ~(uint64_t)0;
 	s->alloc_count = 0;

@@ -77,7 +77,7 @@ static uintptr_t scavenge_one(uintptr_t max_pages, bool force)
 	pthread_mutex_unlock(&mheap_.lock);
 	if (!ok)
 		return 0;
-	os_unused((void *)base, npages * PAGE_BYTES, debug.madvdontneed);
+	os_unused((void *)base, npages * PAGE_BYTES, load_relaxed(&debug.madvdontneed));
 	pthread_mutex_lock(&mheap_.lock);
 	pagealloc_scavenge_done(&mheap_.pages, base, npages);
 	pthread_mutex_unlock(&mheap_.lock);
@@ -98,9 +98,14 @@ uintptr_t scavenge(uintptr_t max_bytes, bool force)
 
 uintptr_t reclaim_central_spans(void)
 {
+	/* One pass at a time: a pass holds the spans it sweeps off their
+	 * lists, and gort_free_os_memory must not miss them. */
+	static pthread_mutex_t reclaim_lock = PTHREAD_MUTEX_INITIALIZER;
 	uintptr_t n = 0;
+	pthread_mutex_lock(&reclaim_lock);
 	for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++)
 		n += mcentral_reclaim(&mheap_.central_manual[c]);
+	pthread_mutex_unlock(&reclaim_lock);
 	return n;
 }
 
@@ -155,7 +160,7 @@ static void *scavenger_main(void *arg)
 				break;
 		}
 		int64_t worked = os_thread_cputime_ns() - t0;
-		if (released && debug.scavtrace)
+		if (released && load_relaxed(&debug.scavtrace))
 			trace(released, worked, false);
 		/* Work w, sleep s: w / ((w + s) * ncpu) = 1%. */
 		sleep_ns = released ? worked * (100 / SCAVENGE_PERCENT / ncpu - 1) : 0;
@@ -197,6 +202,6 @@ void gort_free_os_memory(void)
 	mcache_release_all(mcache_tls);
 	reclaim_central_spans();
 	uintptr_t released = scavenge(0, true);
-	if (debug.scavtrace)
+	if (load_relaxed(&debug.scavtrace))
 		trace(released, os_thread_cputime_ns() - t0, true);
 }

@@ -84,9 +84,12 @@ static int run_case(const char *name, const char *env, char *out, size_t outlen,
 		return -1;
 	close(po[1]);
 	close(pe[1]);
-	ssize_t n = read(po[0], out, outlen - 1);
-	out[n > 0 ? n : 0] = 0;
+	ssize_t n;
 	size_t got = 0;
+	while (got < outlen - 1 && (n = read(po[0], out + got, outlen - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = 0;
+	got = 0;
 	while (got < errlen - 1 && (n = read(pe[0], err + got, errlen - 1 - got)) > 0)
 		got += (size_t)n;
 	err[got] = 0;

@@ -43,6 +43,7 @@ static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t
 	uint64_t m = (uint64_t)1 << (idx & 63);
 	unsigned cls = s->sizeclass;
 	uintptr_t elemsize = s->elemsize;
+	uint32_t reuse_min = span_reuse_min(s->nelems);
 	bool allocated = idx < load_acquire(&s->freeindex) || (load_relaxed(&s->alloc_bits[w]) & m);
 	if (unlikely(!allocated || (load_relaxed(&s->freed_local[w]) & m))) {
 		bad_free("gort_free: double free", p);
@@ -64,7 +65,7 @@ static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t
 		owner_add(&c->nfree[cls], 1);
 	else
 		mcache_count_orphan_free(cls);
-	if (where == SPAN_FULL) {
+	if (where == SPAN_FULL && fetch_add_acqrel(&s->pending, 1) + 1 == reuse_min) {
 		/* A successful CAS proves s is a live FULL span (possibly a
 		 * recycled record, which a spurious revival does not harm), and
 		 * orders its fields before our read of sizeclass. */

@@ -72,10 +72,10 @@ void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 		/* Out of slots: sweep in place.  Reusing the span keeps a thread
 		 * that frees what it allocates on the same, cache-hot memory;
-		 * below an eighth free it is cheaper to move on. */
+		 * with few slots free it is cheaper to move on. */
 		uint32_t nfreed;
 		uint32_t nfree = mspan_sweep(s, &nfreed);
-		if (nfree && nfree * 8 >= s->nelems) {
+		if (nfree >= span_reuse_min(s->nelems)) {
 			idx = mspan_next_free_index(s);
 			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 		}

@@ -14,7 +14,8 @@
 
 void mcentral_init(mcentral *c, unsigned sizeclass, unsigned spanclass, unsigned kind)
 {
-	pthread_mutex_init(&c->lock, NULL);
+	c->lock = (spinlock)SPINLOCK_INIT;
+	c->tail = NULL;
 	c->partial = NULL;
 	c->npartial = 0;
 	c->sizeclass = (uint8_t)sizeclass;
@@ -22,13 +23,18 @@ void mcentral_init(mcentral *c, unsigned sizeclass, unsigned spanclass, unsigned
 	c->kind = (uint8_t)kind;
 }
 
+/* The list is FIFO: a span pushed long ago has had the longest time to
+ * collect further frees, so popping the oldest hands out the most slots
+ * per trip through the lock. */
 static void list_push_locked(mcentral *c, mspan *s)
 {
-	s->prev = NULL;
-	s->next = c->partial;
-	if (c->partial)
-		c->partial->prev = s;
-	c->partial = s;
+	s->next = NULL;
+	s->prev = c->tail;
+	if (c->tail)
+		c->tail->next = s;
+	else
+		c->partial = s;
+	c->tail = s;
 	c->npartial++;
 }
 
@@ -39,6 +45,8 @@ static mspan *list_pop_locked(mcentral *c)
 		c->partial = s->next;
 		if (s->next)
 			s->next->prev = NULL;
+		else
+			c->tail = NULL;
 		s->next = NULL;
 		c->npartial--;
 	}
@@ -47,49 +55,57 @@ static mspan *list_pop_locked(mcentral *c)
 
 void mcentral_push_partial(mcentral *c, mspan *s)
 {
-	pthread_mutex_lock(&c->lock);
+	spin_lock(&c->lock);
 	list_push_locked(c, s);
-	pthread_mutex_unlock(&c->lock);
+	spin_unlock(&c->lock);
 }
 
-/* Parks a swept span that has no free slot.  Dekker handshake with free():
- * the freer ORs its bit then reads where; we publish FULL then read the
- * bits.  With seq_cst on both sides at least one of us sees the other, and
- * the CAS decides who lists the span. */
+static uint32_t count_remote(const uint64_t *remote, unsigned nwords)
+{
+	uint32_t n = 0;
+	for (unsigned w = 0; w < nwords; w++)
+		n += popcount64(load_seqcst(&remote[w]));
+	return n;
+}
+
+/* Parks a swept span with too few free slots to be worth caching.  Handshake with free(): the
+ * freer ORs its bit, then reads where and, seeing FULL, counts itself in
+ * pending.  We count the bits already set, publish that count and FULL,
+ * then count again: a free that landed in between did not count itself,
+ * so if the second count is higher we revive the span ourselves.  With
+ * seq_cst on both sides every free is either counted or seen here, so a
+ * span that empties while FULL always reaches span_reuse_min and is
+ * listed; the CAS decides who lists it. */
 static void park_full(mcentral *c, mspan *s)
 {
 	/* Once FULL is published a freer may revive s and others may take,
 	 * sweep and free it: read its fields first. */
 	unsigned nwords = s->nwords;
 	uint64_t *remote = s->freed_remote;
+	uint32_t reuse_min = span_reuse_min(s->nelems);
+	uint32_t seen = count_remote(remote, nwords);
+	uint32_t have = s->nelems - s->alloc_count + seen; /* free slots known */
+	store_relaxed(&s->pending, have);
 	store_seqcst(&s->where, SPAN_FULL);
-	for (unsigned w = 0; w < nwords; w++) {
-		if (load_seqcst(&remote[w])) {
-			uint8_t full = SPAN_FULL;
-			if (cas_seqcst(&s->where, &full, SPAN_PARTIAL))
-				mcentral_push_partial(c, s);
-			return;
-		}
+	if (have >= reuse_min || count_remote(remote, nwords) > seen) {
+		uint8_t full = SPAN_FULL;
+		if (cas_seqcst(&s->where, &full, SPAN_PARTIAL))
+			mcentral_push_partial(c, s);
 	}
 }
 
 void mcentral_uncache_span(mcentral *c, mspan *s)
 {
 	store_relaxed(&s->owner, NULL);
-	if (s->alloc_count < s->nelems) {
-		store_seqcst(&s->where, SPAN_PARTIAL);
-		mcentral_push_partial(c, s);
-	} else {
-		park_full(c, s);
-	}
+	park_full(c, s);
 }
 
 mspan *mcentral_cache_span(mcentral *c, struct mcache *owner)
 {
 	for (;;) {
-		pthread_mutex_lock(&c->lock);
+		spin_lock(&c->lock);
 		mspan *s = list_pop_locked(c);
-		pthread_mutex_unlock(&c->lock);
+		spin_unlock(&c->lock);
 		if (!s)
 			break;
 		/* Off the list and still PARTIAL: ours to sweep. */
@@ -114,11 +130,11 @@ mspan *mcentral_cache_span(mcentral *c, struct mcache *owner)
 uintptr_t mcentral_reclaim(mcentral *c)
 {
 	/* Take the whole list so the lock is not held while sweeping. */
-	pthread_mutex_lock(&c->lock);
+	spin_lock(&c->lock);
 	mspan *list = c->partial;
-	c->partial = NULL;
+	c->partial = c->tail = NULL;
 	c->npartial = 0;
-	pthread_mutex_unlock(&c->lock);
+	spin_unlock(&c->lock);
 
 	uintptr_t freed = 0;
 	mspan *keep = NULL;
@@ -138,13 +154,13 @@ uintptr_t mcentral_reclaim(mcentral *c)
 		}
 	}
 	if (keep) {
-		pthread_mutex_lock(&c->lock);
+		spin_lock(&c->lock);
 		while (keep) {
 			mspan *s = keep;
 			keep = s->next;
 			list_push_locked(c, s);
 		}
-		pthread_mutex_unlock(&c->lock);
+		spin_unlock(&c->lock);
 	}
 	return freed;
 }

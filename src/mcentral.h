@@ -13,11 +13,12 @@
 
 #include "mspan.h"
 
-#include <pthread.h>
+#include "spinlock.h"
 
 typedef struct mcentral {
-	pthread_mutex_t lock;
-	mspan *partial;      /* list head */
+	spinlock lock;
+	mspan *partial;      /* list head (oldest) */
+	mspan *tail;         /* newest */
 	uintptr_t npartial;  /* spans on the list */
 	uint8_t sizeclass;
 	uint8_t spanclass;

@@ -40,6 +40,7 @@ void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass)
 	s->freeindex = 0;
 	s->alloc_cache = ~(uint64_t)0;
 	s->alloc_count = 0;
+	store_relaxed(&s->pending, 0);
 }
 
 uint32_t mspan_next_free_index(mspan *s)
@@ -91,6 +92,11 @@ uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
 			used &= ((uint64_t)1 << (n - lo)) - 1;
 		if (unlikely(freed & ~used))
 			gort_throw_addr("sweep: freed bit set on a free object in span", s->base);
+		if (!freed) { /* the common word: nothing to fold */
+			store_relaxed(&s->alloc_bits[w], used);
+			live += used == ~(uint64_t)0 ? 64 : popcount64(used);
+			continue;
+		}
 		uint64_t now = used & ~freed;
 		/* New alloc bits must be visible before freeindex drops to 0
 		 * (the release below), so a racing free still sees its object

@@ -18,8 +18,10 @@
  * SPAN_CACHED        owner's mcache             set freed_remote only
  * SPAN_PARTIAL       its mcentral (on or being  set freed_remote only
  *                    taken off the partial list)
- * SPAN_FULL          nobody: no free slot at    set freed_remote, then CAS
- *                    the last sweep             FULL->PARTIAL and list it
+ * SPAN_FULL          nobody: no free slot at    set freed_remote, count in
+ *                    the last sweep             pending; the free that makes
+ *                                               it reach span_reuse_min CASes
+ *                                               FULL->PARTIAL and lists it
  * SPAN_LARGE         nobody (one object)        the freer frees the span
  *
  * Transitions: FULL/PARTIAL -> CACHED (mcentral_cache_span), CACHED ->
@@ -38,6 +40,8 @@
 #include "atomic.h"
 #include "rt.h"
 
+#define SPAN_REUSE_SHIFT 4 /* reuse a span once 1/16 of its slots are free */
+
 enum mspan_state { MSPAN_DEAD = 0, MSPAN_INUSE = 1 };
 enum mspan_where { SPAN_CACHED = 1, SPAN_PARTIAL, SPAN_FULL, SPAN_LARGE };
 enum mspan_kind { SPAN_MANUAL = 0, SPAN_GC = 1 }; /* gort_malloc heap / collected heap */
@@ -55,6 +59,7 @@ typedef struct mspan {
 	uint32_t nelems;
 	uint32_t divmagic;         /* obj_index multiplier; 0 for large spans */
 	uint32_t alloc_count;      /* allocated objects at the last sweep */
+	uint32_t pending;          /* atomic: frees counted since parked FULL */
 	uint8_t sizeclass;         /* 0 = large */
 	uint8_t spanclass;         /* sizeclass << 1 | noscan */
 	uint8_t kind;              /* enum mspan_kind */
@@ -83,6 +88,13 @@ GORT_HIDDEN uint32_t mspan_sweep(mspan *s, uint32_t *nfreed);
 GORT_HIDDEN bool mspan_is_allocated(const mspan *s, uint32_t idx);
 /* Number of bitmap words for n objects. */
 GORT_INLINE unsigned mspan_words(uint32_t n) { return (n + 63) / 64; }
+
+/* Fewest free slots worth handing a span to an allocating cache: reviving
+ * a span for one slot would cycle it through the central list per object. */
+GORT_INLINE uint32_t span_reuse_min(uint32_t nelems)
+{
+	return (nelems >> SPAN_REUSE_SHIFT) + 1;
+}
 
 /* Object index of byte offset off, by multiply-shift (never division). */
 GORT_INLINE uint32_t obj_index_of(const mspan *s, uintptr_t off)

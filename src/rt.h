@@ -49,7 +49,19 @@ GORT_INLINE uintptr_t align_down(uintptr_t n, uintptr_t a) { return n & ~(a - 1)
 GORT_INLINE bool is_pow2(uintptr_t n) { return n != 0 && (n & (n - 1)) == 0; }
 GORT_INLINE unsigned ctz64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }   /* x != 0 */
 GORT_INLINE unsigned clz64(uint64_t x) { return (unsigned)__builtin_clzll(x); }   /* x != 0 */
-GORT_INLINE unsigned popcount64(uint64_t x) { return (unsigned)__builtin_popcountll(x); }
+/* Without -mpopcnt, x86-64 compilers turn __builtin_popcountll into a libgcc
+ * call; the SWAR form is a dozen inline instructions. */
+GORT_INLINE unsigned popcount64(uint64_t x)
+{
+#if defined(__POPCNT__) || defined(__aarch64__)
+	return (unsigned)__builtin_popcountll(x);
+#else
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
 GORT_INLINE uintptr_t min_uptr(uintptr_t a, uintptr_t b) { return a < b ? a : b; }
 GORT_INLINE uintptr_t max_uptr(uintptr_t a, uintptr_t b) { return a > b ? a : b; }
 

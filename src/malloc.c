@@ -108,6 +108,10 @@ void *gort_aligned_alloc(size_t align, size_t size)
 		size = 1;
 	if (align <= 8)
 		return gort_malloc(size);
+	if (unlikely(align > MAX_ALLOC_BYTES || size > MAX_ALLOC_BYTES - align)) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (size <= MAX_SMALL_SIZE && align <= PAGE_BYTES) {
 		/* A class whose size is a multiple of align has every object
 		 * aligned, since spans start on a page boundary. */

@@ -162,6 +162,10 @@ static void test_aligned_alloc(void)
 	CHECK(gort_aligned_alloc(3, 10) == NULL && errno == EINVAL);
 	errno = 0;
 	CHECK(gort_aligned_alloc(0, 10) == NULL && errno == EINVAL);
+	errno = 0;
+	CHECK(gort_aligned_alloc((size_t)1 << 62, 10) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(gort_aligned_alloc(4096, SIZE_MAX - 100) == NULL && errno == ENOMEM);
 }
 
 static void test_realloc(void)

@@ -18,7 +18,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unu
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
-BASE_CFLAGS := -std=gnu11 -g -fPIC -fno-omit-frame-pointer -fvisibility=hidden -pthread $(WARN) -Isrc -Iinclude
+BASE_CFLAGS := -std=gnu11 -g -fPIC -fno-semantic-interposition -fno-omit-frame-pointer -fvisibility=hidden -pthread $(WARN) -Isrc -Iinclude
 ifeq ($(BUILD),release)
 MODE_CFLAGS := -O2 -DNDEBUG
 else ifeq ($(BUILD),debug)

@@ -34,6 +34,13 @@ extern "C" {
 
 #define GORT_VERSION "0.1.0"
 
+/* gort builds with hidden visibility; the public API is exported. */
+#if defined(__GNUC__)
+#define GORT_EXPORT __attribute__((visibility("default")))
+#else
+#define GORT_EXPORT
+#endif
+
 /* --- The manual heap ---------------------------------------------------- */
 
 /* Allocates size bytes, aligned to 16 bytes, except that requests of up to
@@ -41,33 +48,33 @@ extern "C" {
  * to 8: no C type of such a size needs more (the C23 rule for malloc).
  * Returns NULL with errno = ENOMEM if the request cannot be served.
  * gort_malloc(0) returns a unique pointer that must be freed. */
-void *gort_malloc(size_t size);
+GORT_EXPORT void *gort_malloc(size_t size);
 
 /* Allocates n * size zeroed bytes; NULL with ENOMEM on overflow. */
-void *gort_calloc(size_t n, size_t size);
+GORT_EXPORT void *gort_calloc(size_t n, size_t size);
 
 /* Resizes p (which may be NULL) keeping its contents up to the smaller size.
  * gort_realloc(p, 0) frees p and returns NULL.  On failure p is untouched
  * and NULL is returned with errno = ENOMEM. */
-void *gort_realloc(void *p, size_t size);
+GORT_EXPORT void *gort_realloc(void *p, size_t size);
 
 /* Frees p, which must have come from this heap; NULL is ignored.  Any thread
  * may free any object.  An address gort did not hand out, or an object freed
  * twice, stops the program with "fatal error: gort_free: invalid pointer
  * 0x..." (or "double free") unless GORTDEBUG=badfree=0. */
-void gort_free(void *p);
+GORT_EXPORT void gort_free(void *p);
 
 /* Allocates size bytes aligned to alignment, a power of two.
  * NULL with errno = EINVAL for a bad alignment, ENOMEM when out of memory. */
-void *gort_aligned_alloc(size_t alignment, size_t size);
+GORT_EXPORT void *gort_aligned_alloc(size_t alignment, size_t size);
 
 /* The number of bytes usable at p (at least the size asked for); 0 for NULL. */
-size_t gort_usable_size(const void *p);
+GORT_EXPORT size_t gort_usable_size(const void *p);
 
 /* --- Memory back to the kernel ----------------------------------------- */
 
 /* Returns every free page to the kernel now (Go's debug.FreeOSMemory). */
-void gort_free_os_memory(void);
+GORT_EXPORT void gort_free_os_memory(void);
 
 /* --- Statistics (Go's runtime.MemStats, the fields that apply) ---------- */
 
@@ -98,7 +105,7 @@ typedef struct gort_memstats {
 
 /* Fills *m.  Frees made on other threads are counted as they happen;
  * figures are a consistent-enough snapshot, not a stop-the-world one. */
-void gort_read_memstats(gort_memstats *m);
+GORT_EXPORT void gort_read_memstats(gort_memstats *m);
 
 #ifdef __cplusplus
 }

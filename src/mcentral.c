@@ -36,6 +36,7 @@ static void list_push_locked(mcentral *c, mspan *s)
 		c->partial = s;
 	c->tail = s;
 	c->npartial++;
+	c->pushes++;
 }
 
 static mspan *list_pop_locked(mcentral *c)
@@ -127,10 +128,14 @@ mspan *mcentral_cache_span(mcentral *c, struct mcache *owner)
 	return s;
 }
 
-uintptr_t mcentral_reclaim(mcentral *c)
+uintptr_t mcentral_reclaim(mcentral *c, bool only_if_new)
 {
 	/* Take the whole list so the lock is not held while sweeping. */
 	spin_lock(&c->lock);
+	if (only_if_new && c->pushes == c->reclaimed_at) {
+		spin_unlock(&c->lock);
+		return 0;
+	}
 	mspan *list = c->partial;
 	c->partial = c->tail = NULL;
 	c->npartial = 0;
@@ -153,14 +158,14 @@ uintptr_t mcentral_reclaim(mcentral *c)
 			keep = s;
 		}
 	}
-	if (keep) {
-		spin_lock(&c->lock);
-		while (keep) {
-			mspan *s = keep;
-			keep = s->next;
-			list_push_locked(c, s);
-		}
-		spin_unlock(&c->lock);
+	spin_lock(&c->lock);
+	while (keep) {
+		mspan *s = keep;
+		keep = s->next;
+		list_push_locked(c, s);
 	}
+	/* Our own re-listing is not news for the next pass. */
+	c->reclaimed_at = c->pushes;
+	spin_unlock(&c->lock);
 	return freed;
 }

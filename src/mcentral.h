@@ -20,6 +20,8 @@ typedef struct mcentral {
 	mspan *partial;      /* list head (oldest) */
 	mspan *tail;         /* newest */
 	uintptr_t npartial;  /* spans on the list */
+	uintptr_t pushes;    /* spans ever listed (lock); lets the reclaimer skip quiet lists */
+	uintptr_t reclaimed_at; /* pushes at the last reclaim (reclaim_lock) */
 	uint8_t sizeclass;
 	uint8_t spanclass;
 	uint8_t kind;        /* enum mspan_kind */
@@ -35,8 +37,9 @@ GORT_HIDDEN mspan *mcentral_cache_span(mcentral *c, struct mcache *owner);
 GORT_HIDDEN void mcentral_uncache_span(mcentral *c, mspan *s);
 /* A free revived a FULL span (the freer won the FULL->PARTIAL CAS). */
 GORT_HIDDEN void mcentral_push_partial(mcentral *c, mspan *s);
-/* Sweeps every listed span, returning empty ones to the page heap.
- * Returns the number of spans freed. */
-GORT_HIDDEN uintptr_t mcentral_reclaim(mcentral *c);
+/* Sweeps every listed span, returning empty ones to the page heap.  With
+ * only_if_new, does nothing unless spans were listed since the last pass.
+ * Returns the number of spans freed.  Callers serialise passes. */
+GORT_HIDDEN uintptr_t mcentral_reclaim(mcentral *c, bool only_if_new);
 
 #endif

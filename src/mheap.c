@@ -80,7 +80,7 @@ static mspan *span_publish(mspan *s, uintptr_t base, uintptr_t npages, unsigned 
 	mspan_init(s, base, npages, sizeclass);
 	s->spanclass = (uint8_t)spanclass;
 	s->kind = (uint8_t)kind;
-	s->where = 0;
+	store_relaxed(&s->where, 0); /* a stale freer may still read it */
 	s->needzero = !zeroed;
 	arena_set_spans(s);
 	store_release(&s->state, MSPAN_INUSE);

@@ -17,9 +17,10 @@
  *  - Summary consistency: every leaf entry summarises its chunk's in-use
  *    bitmap and every upper entry is the merge of its 8 children, after
  *    each operation returns.
- *  - searchAddr rule: every grown page below pa->search is in use, and
- *    pa->search is either inside a grown range or equal to pa->end.  It
- *    moves up only past pages known to be in use, and down on free/grow.
+ *  - searchAddr rule: every grown page below pa->search_addr is in use,
+ *    and search_addr is either inside a grown range or equal to pa->end.
+ *    It moves up only past pages known to be in use, and down on
+ *    free/grow.
  *  - scavenged is a subset of free: a page's scav bit is set only while
  *    its in-use bit is clear.
  *  - The scavenge index has the bit of every chunk holding a free page
@@ -236,7 +237,7 @@ void pagealloc_init(pagealloc *pa)
 	if (!meta_map(pa, 0, sum_offset(1)) ||
 	    !meta_map(pa, mid_off, mid_off + ((uintptr_t)1 << (PA_CHUNKS_LOG - 9))))
 		gort_throw("pagealloc: cannot map metadata");
-	pa->search = 0;
+	pa->search_addr = 0;
 	pa->end = 0;
 }
 
@@ -442,8 +443,8 @@ static uintptr_t pa_apply(pagealloc *pa, uintptr_t p, uintptr_t n, enum pa_op op
 		else
 			for (uintptr_t c = c0; c < c1; c++)
 				sidx_set(pa, c);
-		if ((p << PAGE_SHIFT) < pa->search)
-			pa->search = p << PAGE_SHIFT;
+		if ((p << PAGE_SHIFT) < pa->search_addr)
+			pa->search_addr = p << PAGE_SHIFT;
 	}
 	pa_update(pa, c0, c1);
 	return scav;
@@ -497,7 +498,7 @@ bool pagealloc_grow(pagealloc *pa, uintptr_t base, uintptr_t bytes)
 	pa_update(pa, c0, c1);
 	/* The old search address may sit at the end of the heap or in what
 	 * was a hole; re-anchor it inside a grown range. */
-	pa->search = skip_hole(pa, min_uptr(pa->search, base));
+	pa->search_addr = skip_hole(pa, min_uptr(pa->search_addr, base));
 	if (GORT_CHECK_LEVEL >= 3)
 		pagealloc_check(pa);
 	return true;
@@ -507,12 +508,12 @@ bool pagealloc_grow(pagealloc *pa, uintptr_t base, uintptr_t bytes)
 
 /* Address-ordered first fit for npages over the summary tree.  Returns
  * the page number of the run, or PA_NONE.  *first_free receives a page
- * number such that every grown page in [search, *first_free) is in use:
+ * number such that every grown page in [search_addr, *first_free) is in use:
  * the first nonzero entry met while walking down the path that holds the
  * lowest free page, refined to the exact page when the walk reaches it. */
 static uintptr_t pa_find(const pagealloc *pa, uintptr_t npages, uintptr_t *first_free)
 {
-	uintptr_t sp = pa->search >> PAGE_SHIFT;
+	uintptr_t sp = pa->search_addr >> PAGE_SHIFT;
 	uintptr_t ff = sp, idx = 0;
 	bool on_path = true; /* every level so far descended into its first nonzero entry */
 	for (unsigned l = 0; l < PA_LEVELS; l++) {
@@ -585,8 +586,8 @@ static uintptr_t pa_find(const pagealloc *pa, uintptr_t npages, uintptr_t *first
 /* First fit, trying the chunk at the search address before the tree. */
 static uintptr_t pa_find_fast(const pagealloc *pa, uintptr_t npages, uintptr_t *first_free)
 {
-	uintptr_t sp = pa->search >> PAGE_SHIFT, ci = sp >> PA_CHUNK_PAGES_LOG;
-	/* search < end puts it inside a grown range, so its leaf is mapped.
+	uintptr_t sp = pa->search_addr >> PAGE_SHIFT, ci = sp >> PA_CHUNK_PAGES_LOG;
+	/* search_addr < end puts it inside a grown range: its leaf is mapped.
 	 * A run that fits this chunk cannot start lower: the pages below the
 	 * search address are in use. */
 	if (sum_max(pa->sum[PA_LEAF][ci]) >= npages) {
@@ -609,8 +610,8 @@ static void pa_advance(pagealloc *pa, uintptr_t ff, uintptr_t p, uintptr_t n)
 	if (p == ff)
 		ff += n;
 	uintptr_t a = ff << PAGE_SHIFT;
-	if (a > pa->search)
-		pa->search = skip_hole(pa, a);
+	if (a > pa->search_addr)
+		pa->search_addr = skip_hole(pa, a);
 }
 
 uintptr_t pagealloc_alloc(pagealloc *pa, uintptr_t npages, uintptr_t *scav_pages)
@@ -618,7 +619,7 @@ uintptr_t pagealloc_alloc(pagealloc *pa, uintptr_t npages, uintptr_t *scav_pages
 	GORT_ASSERT(1, npages >= 1);
 	if (scav_pages)
 		*scav_pages = 0;
-	if (npages > pa->free_pages || pa->search >= pa->end)
+	if (npages > pa->free_pages || pa->search_addr >= pa->end)
 		return 0;
 	uintptr_t ff, p = pa_find_fast(pa, npages, &ff);
 	if (p == PA_NONE) {
@@ -717,7 +718,7 @@ uintptr_t pagealloc_total_pages(const pagealloc *pa)
 
 pagecache pagealloc_alloc_cache(pagealloc *pa)
 {
-	if (pa->free_pages == 0 || pa->search >= pa->end)
+	if (pa->free_pages == 0 || pa->search_addr >= pa->end)
 		return (pagecache){0, 0, 0};
 	uintptr_t ff, p = pa_find_fast(pa, 1, &ff);
 	if (unlikely(p == PA_NONE))
@@ -734,8 +735,8 @@ pagecache pagealloc_alloc_cache(pagealloc *pa)
 	/* p was the lowest free page, so everything below the window's end
 	 * is now in use. */
 	uintptr_t wend = c.base + PAGECACHE_PAGES * PAGE_BYTES;
-	if (wend > pa->search)
-		pa->search = skip_hole(pa, wend);
+	if (wend > pa->search_addr)
+		pa->search_addr = skip_hole(pa, wend);
 	if (GORT_CHECK_LEVEL >= 3)
 		pagealloc_check(pa);
 	return c;
@@ -784,8 +785,8 @@ void pagealloc_flush_cache(pagealloc *pa, pagecache *c)
 		pa->scav_pages += popcount64(c->scav);
 		if (c->cache & ~c->scav)
 			sidx_set(pa, ci);
-		if (c->base < pa->search)
-			pa->search = c->base;
+		if (c->base < pa->search_addr)
+			pa->search_addr = c->base;
 		pa_update(pa, ci, ci + 1);
 		if (GORT_CHECK_LEVEL >= 3)
 			pagealloc_check(pa);
@@ -795,20 +796,15 @@ void pagealloc_flush_cache(pagealloc *pa, pagecache *c)
 
 /* ---- check walker ---- */
 
-static void check_fail(const char *what, uintptr_t addr)
-{
-	gort_throw_addr(what, addr);
-}
-
 void pagealloc_check(pagealloc *pa)
 {
 	uintptr_t free = 0, scav = 0, total = 0;
-	uintptr_t sp = pa->search >> PAGE_SHIFT;
+	uintptr_t sp = pa->search_addr >> PAGE_SHIFT;
 
 	for (uint32_t r = 0; r < pa->nranges; r++) {
 		const pa_range *rg = &pa->ranges[r];
 		if (rg->base >= rg->limit || (r > 0 && rg->base <= pa->ranges[r - 1].limit))
-			check_fail("pagealloc check: ranges unsorted or unmerged", rg->base);
+			gort_throw_addr("pagealloc check: ranges unsorted or unmerged", rg->base);
 		total += (rg->limit - rg->base) >> PAGE_SHIFT;
 		for (uintptr_t c = rg->base >> PA_CHUNK_SHIFT; c < rg->limit >> PA_CHUNK_SHIFT; c++) {
 			const pa_chunk *ch = chunk_of(pa, c);
@@ -816,7 +812,7 @@ void pagealloc_check(pagealloc *pa)
 			for (unsigned w = 0; w < PA_CHUNK_WORDS; w++) {
 				uint64_t fr = ~ch->alloc[w];
 				if (ch->scav[w] & ~fr)
-					check_fail("pagealloc check: scavenged page in use", c << PA_CHUNK_SHIFT);
+					gort_throw_addr("pagealloc check: scavenged page in use", c << PA_CHUNK_SHIFT);
 				free += popcount64(fr);
 				scav += popcount64(ch->scav[w]);
 				unscav |= (fr & ~ch->scav[w]) != 0;
@@ -825,20 +821,20 @@ void pagealloc_check(pagealloc *pa)
 				if (p0 < sp) {
 					uintptr_t below = min_uptr(sp - p0, 64);
 					if (fr & word_mask(0, (unsigned)below))
-						check_fail("pagealloc check: free page below search address",
+						gort_throw_addr("pagealloc check: free page below search address",
 							   p0 << PAGE_SHIFT);
 				}
 			}
 			if (unscav && !(pa->sidx_leaf[c >> 6] >> (c & 63) & 1))
-				check_fail("pagealloc check: chunk missing from scavenge index", c << PA_CHUNK_SHIFT);
+				gort_throw_addr("pagealloc check: chunk missing from scavenge index", c << PA_CHUNK_SHIFT);
 		}
 	}
 	if (free != pa->free_pages || scav != pa->scav_pages || total != pa->total_pages)
-		check_fail("pagealloc check: page counters disagree with the bitmaps", free);
+		gort_throw_addr("pagealloc check: page counters disagree with the bitmaps", free);
 	if (pa->end != (pa->nranges ? pa->ranges[pa->nranges - 1].limit : 0))
-		check_fail("pagealloc check: bad end", pa->end);
-	if (pa->search != pa->end && !range_overlaps(pa, pa->search, pa->search + 1))
-		check_fail("pagealloc check: search address outside the heap", pa->search);
+		gort_throw_addr("pagealloc check: bad end", pa->end);
+	if (pa->search_addr != pa->end && !range_overlaps(pa, pa->search_addr, pa->search_addr + 1))
+		gort_throw_addr("pagealloc check: search address outside the heap", pa->search_addr);
 
 	/* Summaries, leaves upward.  Every mapped block next to a grown range
 	 * is checked: entries covering nothing grown must be 0. */
@@ -865,7 +861,7 @@ void pagealloc_check(pagealloc *pa)
 							    : sum_merge(&pa->sum[l + 1][i << PA_LEVEL_BITS],
 									level_log_pages[l + 1]);
 				if (!meta_is_mapped(pa, &pa->sum[l][i]))
-					check_fail("pagealloc check: summary not mapped", a0);
+					gort_throw_addr("pagealloc check: summary not mapped", a0);
 				if (pa->sum[l][i] != want) {
 					print_str("pagealloc check: level ");
 					print_uint(l);
@@ -876,7 +872,7 @@ void pagealloc_check(pagealloc *pa)
 					print_str(" want ");
 					print_hex(want);
 					print_str("\n");
-					check_fail("pagealloc check: summary mismatch", a0);
+					gort_throw_addr("pagealloc check: summary mismatch", a0);
 				}
 			}
 			next = max_uptr(next, hi);
@@ -890,21 +886,21 @@ void pagealloc_check(pagealloc *pa)
 			bool mid_bit = pa->sidx_top[t] >> (m & 63) & 1;
 			if (!mid_bit) {
 				if (pa->sidx_mid[m])
-					check_fail("pagealloc check: scavenge index middle word not in top", m);
+					gort_throw_addr("pagealloc check: scavenge index middle word not in top", m);
 				continue;
 			}
 			if (!pa->sidx_mid[m])
-				check_fail("pagealloc check: scavenge index top bit over empty word", m);
+				gort_throw_addr("pagealloc check: scavenge index top bit over empty word", m);
 			for (uintptr_t w = m << 6; w < (m + 1) << 6; w++) {
 				bool set = pa->sidx_mid[m] >> (w & 63) & 1;
 				if (set != (meta_is_mapped(pa, &pa->sidx_leaf[w]) && pa->sidx_leaf[w] != 0))
-					check_fail("pagealloc check: scavenge index middle bit wrong", w);
+					gort_throw_addr("pagealloc check: scavenge index middle bit wrong", w);
 				if (!set)
 					continue;
 				for (uintptr_t c = w << 6; c < (w + 1) << 6; c++)
 					if ((pa->sidx_leaf[w] >> (c & 63) & 1) &&
 					    !range_overlaps(pa, c << PA_CHUNK_SHIFT, (c + 1) << PA_CHUNK_SHIFT))
-						check_fail("pagealloc check: scavenge index names an ungrown chunk",
+						gort_throw_addr("pagealloc check: scavenge index names an ungrown chunk",
 							   c << PA_CHUNK_SHIFT);
 			}
 		}

@@ -49,7 +49,7 @@ typedef struct pa_range {
 } pa_range;
 
 typedef struct pagealloc {
-	uintptr_t search;      /* every heap page below this address is in use */
+	uintptr_t search_addr; /* every heap page below this address is in use */
 	uintptr_t end;         /* limit of the highest grown range; 0 before growth */
 	uintptr_t free_pages;  /* free pages, scavenged or not */
 	uintptr_t scav_pages;  /* free pages that are scavenged */
@@ -79,9 +79,12 @@ GORT_HIDDEN void pagealloc_free(pagealloc *pa, uintptr_t base, uintptr_t npages)
 /* Takes the highest run of free, unscavenged pages, at most max_pages and
  * never crossing a 4 MiB chunk boundary, marking it in use so it can be
  * released without the lock.  False when nothing is left to scavenge. */
-GORT_HIDDEN bool pagealloc_scavenge_take(pagealloc *pa, uintptr_t max_pages, uintptr_t *base, uintptr_t *npages);
+GORT_HIDDEN bool pagealloc_scavenge_take(pagealloc *pa, uintptr_t max_pages, uintptr_t *base,
+					 uintptr_t *npages);
 /* Returns a taken run: frees it with its scavenged bits set. */
 GORT_HIDDEN void pagealloc_scavenge_done(pagealloc *pa, uintptr_t base, uintptr_t npages);
+/* Exact page counters.  Pages taken by the scavenger or held in a page
+ * cache count as in use. */
 GORT_HIDDEN uintptr_t pagealloc_free_pages(const pagealloc *pa);
 GORT_HIDDEN uintptr_t pagealloc_scavenged_pages(const pagealloc *pa);
 GORT_HIDDEN uintptr_t pagealloc_total_pages(const pagealloc *pa);

@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 #define GORT_HIDDEN __attribute__((visibility("hidden")))
-#define GORT_API __attribute__((visibility("default")))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define GORT_NOINLINE __attribute__((noinline))

@@ -96,7 +96,7 @@ uintptr_t scavenge(uintptr_t max_bytes, bool force)
 	return done;
 }
 
-uintptr_t reclaim_central_spans(void)
+uintptr_t reclaim_central_spans(bool only_if_new)
 {
 	/* One pass at a time: a pass holds the spans it sweeps off their
 	 * lists, and gort_free_os_memory must not miss them. */
@@ -104,7 +104,7 @@ uintptr_t reclaim_central_spans(void)
 	uintptr_t n = 0;
 	pthread_mutex_lock(&reclaim_lock);
 	for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++)
-		n += mcentral_reclaim(&mheap_.central_manual[c]);
+		n += mcentral_reclaim(&mheap_.central_manual[c], only_if_new);
 	pthread_mutex_unlock(&reclaim_lock);
 	return n;
 }
@@ -152,7 +152,7 @@ static void *scavenger_main(void *arg)
 		pthread_mutex_unlock(&scav_lock);
 
 		int64_t t0 = os_thread_cputime_ns();
-		reclaim_central_spans();
+		reclaim_central_spans(true);
 		uintptr_t released = 0, n;
 		while ((n = scavenge_one(SCAVENGE_CHUNK_BYTES / PAGE_BYTES, false)) != 0) {
 			released += n;
@@ -200,7 +200,7 @@ void gort_free_os_memory(void)
 	mheap_init();
 	int64_t t0 = os_thread_cputime_ns();
 	mcache_release_all(mcache_tls);
-	reclaim_central_spans();
+	reclaim_central_spans(false);
 	uintptr_t released = scavenge(0, true);
 	if (load_relaxed(&debug.scavtrace))
 		trace(released, os_thread_cputime_ns() - t0, true);

@@ -14,8 +14,9 @@ GORT_HIDDEN void scavenger_note_free_locked(void);
 /* Releases up to max_bytes of free pages (all with max_bytes = 0, ignoring
  * the goal when force).  Returns bytes released. */
 GORT_HIDDEN uintptr_t scavenge(uintptr_t max_bytes, bool force);
-/* Sweeps the central lists, returning empty spans to the page heap. */
-GORT_HIDDEN uintptr_t reclaim_central_spans(void);
+/* Sweeps the central lists, returning empty spans to the page heap; with
+ * only_if_new, only lists that received spans since the last pass. */
+GORT_HIDDEN uintptr_t reclaim_central_spans(bool only_if_new);
 /* Bytes of free, unreleased pages the goal allows to keep. */
 GORT_HIDDEN uintptr_t scavenge_goal_idle_bytes(uintptr_t inuse_bytes);
 

@@ -35,12 +35,16 @@ static int t_failed_case, t_failures;
 		}                                                                   \
 	} while (0)
 
-/* Stops the current case early (after reporting) when cond fails. */
+/* Stops the current case early (after reporting) when cond fails; cond is
+ * evaluated once. */
 #define REQUIRE(cond)                                                               \
 	do {                                                                        \
-		CHECK(cond);                                                        \
-		if (!(cond))                                                        \
+		if (!(cond)) {                                                      \
+			fprintf(stderr, "    %s:%d: REQUIRE failed: %s\n", __FILE__,   \
+				__LINE__, #cond);                                   \
+			t_failed_case = 1;                                          \
 			return;                                                     \
+		}                                                                   \
 	} while (0)
 
 #define RUN(fn)                                                                     \

@@ -44,12 +44,12 @@ static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t
 	unsigned cls = s->sizeclass;
 	uintptr_t elemsize = s->elemsize;
 	uint32_t reuse_min = span_reuse_min(s->nelems);
-	bool allocated = idx < load_acquire(&s->freeindex) || (load_relaxed(&s->alloc_bits[w]) & m);
-	if (unlikely(!allocated || (load_relaxed(&s->freed_local[w]) & m))) {
+	bool allocated = idx < load_acquire(&s->freeindex) || (load_relaxed(&span_alloc_bits(s)[w]) & m);
+	if (unlikely(!allocated || (load_relaxed(&span_freed_local(s)[w]) & m))) {
 		bad_free("gort_free: double free", p);
 		return;
 	}
-	if (unlikely(fetch_or_seqcst(&s->freed_remote[w], m) & m)) {
+	if (unlikely(fetch_or_seqcst(&span_freed_remote(s)[w], m) & m)) {
 		bad_free("gort_free: double free", p);
 		return;
 	}
@@ -109,12 +109,12 @@ void gort_free(void *ptr)
 	/* The owner: plain bit operations, no atomics. */
 	unsigned w = idx / 64;
 	uint64_t m = (uint64_t)1 << (idx & 63);
-	uint64_t fl = s->freed_local[w];
-	bool allocated = idx < s->freeindex || (s->alloc_bits[w] & m);
-	if (unlikely(!allocated || ((fl | load_relaxed(&s->freed_remote[w])) & m))) {
+	uint64_t fl = span_freed_local(s)[w];
+	bool allocated = idx < s->freeindex || (span_alloc_bits(s)[w] & m);
+	if (unlikely(!allocated || ((fl | load_relaxed(&span_freed_remote(s)[w])) & m))) {
 		bad_free("gort_free: double free", p);
 		return;
 	}
-	store_relaxed(&s->freed_local[w], fl | m);
+	store_relaxed(&span_freed_local(s)[w], fl | m);
 	owner_add(&c->nfree[s->sizeclass], 1);
 }

@@ -82,7 +82,7 @@ static void park_full(mcentral *c, mspan *s)
 	/* Once FULL is published a freer may revive s and others may take,
 	 * sweep and free it: read its fields first. */
 	unsigned nwords = s->nwords;
-	uint64_t *remote = s->freed_remote;
+	uint64_t *remote = span_freed_remote(s);
 	uint32_t reuse_min = span_reuse_min(s->nelems);
 	uint32_t seen = count_remote(remote, nwords);
 	uint32_t have = s->nelems - s->alloc_count + seen; /* free slots known */

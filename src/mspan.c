@@ -30,9 +30,6 @@ void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass)
 	}
 	s->limit = base + (uintptr_t)s->nelems * s->elemsize;
 	s->nwords = (uint8_t)mspan_words(s->nelems);
-	s->alloc_bits = s->bits;
-	s->freed_local = s->bits + s->nwords;
-	s->freed_remote = s->bits + 2 * s->nwords;
 	/* Atomic stores: a late freer may still read a recycled record's
 	 * bits (see park_full, free_remote); it must see a value, not a race. */
 	for (unsigned i = 0; i < 3u * s->nwords; i++)
@@ -56,7 +53,7 @@ uint32_t mspan_next_free_index(mspan *s)
 			store_relaxed(&s->freeindex, n);
 			return n;
 		}
-		cache = ~load_relaxed(&s->alloc_bits[fi / 64]);
+		cache = ~load_relaxed(&span_alloc_bits(s)[fi / 64]);
 	}
 	uint32_t idx = fi + ctz64(cache);
 	if (idx >= n) { /* only padding bits past nelems were free */
@@ -67,7 +64,7 @@ uint32_t mspan_next_free_index(mspan *s)
 	cache = (cache >> (idx - fi)) >> 1;
 	fi = idx + 1;
 	if ((fi & 63) == 0 && fi != n)
-		cache = ~load_relaxed(&s->alloc_bits[fi / 64]);
+		cache = ~load_relaxed(&span_alloc_bits(s)[fi / 64]);
 	s->alloc_cache = cache;
 	store_relaxed(&s->freeindex, fi);
 	return idx;
@@ -78,12 +75,12 @@ uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
 	uint32_t fi = s->freeindex, n = s->nelems, live = 0, freed_total = 0;
 	for (unsigned w = 0; w < s->nwords; w++) {
 		uint32_t lo = w * 64;
-		uint64_t freed = load_relaxed(&s->freed_local[w]);
+		uint64_t freed = load_relaxed(&span_freed_local(s)[w]);
 		if (freed)
-			store_relaxed(&s->freed_local[w], 0);
-		if (load_relaxed(&s->freed_remote[w]))
-			freed |= exchange_acqrel(&s->freed_remote[w], 0);
-		uint64_t used = s->alloc_bits[w];
+			store_relaxed(&span_freed_local(s)[w], 0);
+		if (load_relaxed(&span_freed_remote(s)[w]))
+			freed |= exchange_acqrel(&span_freed_remote(s)[w], 0);
+		uint64_t used = span_alloc_bits(s)[w];
 		if (fi >= lo + 64)
 			used = ~(uint64_t)0;
 		else if (fi > lo)
@@ -93,7 +90,7 @@ uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
 		if (unlikely(freed & ~used))
 			gort_throw_addr("sweep: freed bit set on a free object in span", s->base);
 		if (!freed) { /* the common word: nothing to fold */
-			store_relaxed(&s->alloc_bits[w], used);
+			store_relaxed(&span_alloc_bits(s)[w], used);
 			live += used == ~(uint64_t)0 ? 64 : popcount64(used);
 			continue;
 		}
@@ -101,12 +98,12 @@ uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
 		/* New alloc bits must be visible before freeindex drops to 0
 		 * (the release below), so a racing free still sees its object
 		 * as allocated. */
-		store_relaxed(&s->alloc_bits[w], now);
+		store_relaxed(&span_alloc_bits(s)[w], now);
 		live += popcount64(now);
 		freed_total += popcount64(freed);
 	}
 	store_release(&s->freeindex, 0);
-	s->alloc_cache = ~s->alloc_bits[0];
+	s->alloc_cache = ~span_alloc_bits(s)[0];
 	s->alloc_count = live;
 	if (freed_total)
 		s->needzero = 1;
@@ -119,7 +116,7 @@ bool mspan_is_allocated(const mspan *s, uint32_t idx)
 {
 	uint32_t w = idx / 64;
 	uint64_t m = (uint64_t)1 << (idx & 63);
-	bool alloc = idx < load_acquire(&s->freeindex) || (load_relaxed(&s->alloc_bits[w]) & m);
-	bool freed = (load_relaxed(&s->freed_local[w]) | load_relaxed(&s->freed_remote[w])) & m;
+	bool alloc = idx < load_acquire(&s->freeindex) || (load_relaxed(&span_alloc_bits(s)[w]) & m);
+	bool freed = (load_relaxed(&span_freed_local(s)[w]) | load_relaxed(&span_freed_remote(s)[w])) & m;
 	return alloc && !freed;
 }

@@ -40,7 +40,7 @@
 #include "atomic.h"
 #include "rt.h"
 
-#define SPAN_REUSE_SHIFT 4 /* reuse a span once 1/16 of its slots are free */
+#define SPAN_REUSE_SHIFT 3 /* reuse a span once 1/8 of its slots are free */
 
 enum mspan_state { MSPAN_DEAD = 0, MSPAN_INUSE = 1 };
 enum mspan_where { SPAN_CACHED = 1, SPAN_PARTIAL, SPAN_FULL, SPAN_LARGE };

@@ -61,34 +61,28 @@ void mcentral_push_partial(mcentral *c, mspan *s)
 	spin_unlock(&c->lock);
 }
 
-static uint32_t count_remote(const uint64_t *remote, unsigned nwords)
-{
-	uint32_t n = 0;
-	for (unsigned w = 0; w < nwords; w++)
-		n += popcount64(load_seqcst(&remote[w]));
-	return n;
-}
-
-/* Parks a swept span with too few free slots to be worth caching.  Handshake with free(): the
- * freer ORs its bit, then reads where and, seeing FULL, counts itself in
- * pending.  We count the bits already set, publish that count and FULL,
- * then count again: a free that landed in between did not count itself,
- * so if the second count is higher we revive the span ourselves.  With
- * seq_cst on both sides every free is either counted or seen here, so a
- * span that empties while FULL always reaches span_reuse_min and is
- * listed; the CAS decides who lists it. */
+/* Parks a span just swept with too few free slots to be worth caching.
+ * Handshake with free(): the freer ORs its bit, then reads where and,
+ * seeing FULL, counts itself in pending.  We publish the free slots the
+ * sweep found and FULL, then look at the remote bits: any bit set is a
+ * free that landed after the sweep and may not have counted itself, so we
+ * revive the span ourselves.  With seq_cst on both sides every free is
+ * either counted by its freer or seen here, so a span that empties while
+ * FULL always reaches span_reuse_min and is listed; the CAS decides who
+ * lists it. */
 static void park_full(mcentral *c, mspan *s)
 {
 	/* Once FULL is published a freer may revive s and others may take,
 	 * sweep and free it: read its fields first. */
 	unsigned nwords = s->nwords;
 	uint64_t *remote = span_freed_remote(s);
-	uint32_t reuse_min = span_reuse_min(s->nelems);
-	uint32_t seen = count_remote(remote, nwords);
-	uint32_t have = s->nelems - s->alloc_count + seen; /* free slots known */
+	uint32_t have = s->nelems - s->alloc_count;
+	bool revive = have >= span_reuse_min(s->nelems);
 	store_relaxed(&s->pending, have);
 	store_seqcst(&s->where, SPAN_FULL);
-	if (have >= reuse_min || count_remote(remote, nwords) > seen) {
+	for (unsigned w = 0; w < nwords && !revive; w++)
+		revive = load_seqcst(&remote[w]) != 0;
+	if (revive) {
 		uint8_t full = SPAN_FULL;
 		if (cas_seqcst(&s->where, &full, SPAN_PARTIAL))
 			mcentral_push_partial(c, s);

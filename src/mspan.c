@@ -72,7 +72,13 @@ uint32_t mspan_next_free_index(mspan *s)
 
 uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
 {
-	uint32_t fi = s->freeindex, n = s->nelems, live = 0, freed_total = 0;
+	uint32_t fi = s->freeindex, n = s->nelems, freed_total = 0;
+	/* Live objects = live at the last sweep + handed out since - freed.
+	 * "Handed out since" is every free slot below freeindex: all of them
+	 * when the span ran dry (the usual case), none when it was not used;
+	 * only a span given back mid-way needs counting. */
+	uint32_t since = fi >= n ? n - s->alloc_count : 0;
+	bool count_since = fi > 0 && fi < n;
 	for (unsigned w = 0; w < s->nwords; w++) {
 		uint32_t lo = w * 64;
 		uint64_t freed = load_relaxed(&span_freed_local(s)[w]);
@@ -80,27 +86,34 @@ uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
 			store_relaxed(&span_freed_local(s)[w], 0);
 		if (load_relaxed(&span_freed_remote(s)[w]))
 			freed |= exchange_acqrel(&span_freed_remote(s)[w], 0);
-		uint64_t used = span_alloc_bits(s)[w];
-		if (fi >= lo + 64)
+		uint64_t old = span_alloc_bits(s)[w], used = old;
+		if (fi >= lo + 64) {
 			used = ~(uint64_t)0;
-		else if (fi > lo)
-			used |= ((uint64_t)1 << (fi - lo)) - 1;
+		} else if (fi > lo) {
+			uint64_t below = ((uint64_t)1 << (fi - lo)) - 1;
+			used |= below;
+			if (count_since)
+				since += popcount64(below & ~old);
+		}
+		if (count_since && fi >= lo + 64)
+			since += popcount64(~old);
 		if (n < lo + 64)
 			used &= ((uint64_t)1 << (n - lo)) - 1;
 		if (unlikely(freed & ~used))
 			gort_throw_addr("sweep: freed bit set on a free object in span", s->base);
-		if (!freed) { /* the common word: nothing to fold */
-			store_relaxed(&span_alloc_bits(s)[w], used);
-			live += used == ~(uint64_t)0 ? 64 : popcount64(used);
-			continue;
-		}
-		uint64_t now = used & ~freed;
 		/* New alloc bits must be visible before freeindex drops to 0
 		 * (the release below), so a racing free still sees its object
 		 * as allocated. */
-		store_relaxed(&span_alloc_bits(s)[w], now);
-		live += popcount64(now);
-		freed_total += popcount64(freed);
+		store_relaxed(&span_alloc_bits(s)[w], used & ~freed);
+		if (freed)
+			freed_total += popcount64(freed);
+	}
+	uint32_t live = s->alloc_count + since - freed_total;
+	if (GORT_CHECK_LEVEL >= 2) {
+		uint32_t count = 0;
+		for (unsigned w = 0; w < s->nwords; w++)
+			count += popcount64(span_alloc_bits(s)[w]);
+		GORT_ASSERT(2, count == live);
 	}
 	store_release(&s->freeindex, 0);
 	s->alloc_cache = ~span_alloc_bits(s)[0];

@@ -80,10 +80,18 @@ uintptr_t arena_grow(uintptr_t bytes)
 
 void arena_set_spans(mspan *s)
 {
-	for (uintptr_t p = s->base; p < s->base + s->npages * PAGE_BYTES; p += PAGE_BYTES) {
+	uintptr_t p = s->base, end = s->base + s->npages * PAGE_BYTES;
+	while (p < end) {
 		uintptr_t ai = p >> ARENA_SHIFT;
 		heaparena *ha = arena_l1[ai >> ARENA_L2_BITS][ai & (ARENA_L2_ENTRIES - 1)];
-		store_release(&ha->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)], s);
+		uintptr_t i = (p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1);
+		uintptr_t n = min_uptr(PAGES_PER_ARENA - i, (end - p) >> PAGE_SHIFT);
+		/* A recycled record often returns to the pages it had: reading
+		 * first spares dirtying the map for large spans. */
+		for (uintptr_t k = i; k < i + n; k++)
+			if (load_relaxed(&ha->spans[k]) != s)
+				store_release(&ha->spans[k], s);
+		p += n * PAGE_BYTES;
 	}
 }
 

@@ -23,10 +23,12 @@ static bool arena_register(uintptr_t base)
 	heaparena ***slot = &arena_l1[ai >> ARENA_L2_BITS];
 	heaparena **l2 = *slot;
 	if (!l2) {
+		/* Up to 32 MiB of address space, but demand-paged: only the
+		 * pages holding live entries are ever touched, so (as Go does)
+		 * it is not counted as runtime memory. */
 		l2 = os_alloc(ARENA_L2_ENTRIES * sizeof(heaparena *));
 		if (!l2)
 			return false;
-		meta_bytes += ARENA_L2_ENTRIES * sizeof(heaparena *);
 		store_release(slot, l2);
 	}
 	heaparena **hslot = &l2[ai & (ARENA_L2_ENTRIES - 1)];

@@ -52,6 +52,16 @@ void *persistent_alloc(uintptr_t size, uintptr_t align)
 	return p;
 }
 
+void persistent_fork_lock(void)
+{
+	pthread_mutex_lock(&persistent_lock);
+}
+
+void persistent_fork_unlock(void)
+{
+	pthread_mutex_unlock(&persistent_lock);
+}
+
 uintptr_t persistent_sys_bytes(void)
 {
 	return __atomic_load_n(&persistent_sys, __ATOMIC_RELAXED);

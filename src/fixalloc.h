@@ -14,6 +14,9 @@
 
 /* Zeroed, never freed; thread-safe.  Throws when the OS refuses memory. */
 GORT_HIDDEN void *persistent_alloc(uintptr_t size, uintptr_t align);
+/* fork(): hold and release persistent_lock around the fork (fork.c). */
+GORT_HIDDEN void persistent_fork_lock(void);
+GORT_HIDDEN void persistent_fork_unlock(void);
 /* Bytes obtained from the OS by persistent_alloc (for MemStats.other_sys). */
 GORT_HIDDEN uintptr_t persistent_sys_bytes(void);
 

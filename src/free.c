@@ -53,9 +53,11 @@ static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t
 		bad_free("gort_free: double free", p);
 		return;
 	}
-	uint8_t where = load_seqcst(&s->where);
-	if (where == SPAN_LARGE) {
-		/* The one object: whoever set its bit owns the span now. */
+	if (cls == 0) {
+		/* The one object of a large span: whoever set its bit owns the
+		 * span now.  (Never decide this from where: by the time it is
+		 * read, a small span may have been emptied, freed and its record
+		 * reused for somebody else's large object.) */
 		fetch_add_relaxed(&mheap_.large_frees, 1);
 		fetch_add_relaxed(&mheap_.large_free_bytes, elemsize);
 		mheap_free_span(s);
@@ -65,13 +67,15 @@ static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t
 		owner_add(&c->nfree[cls], 1);
 	else
 		mcache_count_orphan_free(cls);
+	uint8_t where = load_seqcst(&s->where);
 	if (where == SPAN_FULL && fetch_add_acqrel(&s->pending, 1) + 1 == reuse_min) {
 		/* A successful CAS proves s is a live FULL span (possibly a
-		 * recycled record, which a spurious revival does not harm), and
-		 * orders its fields before our read of sizeclass. */
+		 * recycled record of any class or kind, which a spurious
+		 * revival does not harm), and orders its fields before our read
+		 * of its central list. */
 		uint8_t full = SPAN_FULL;
 		if (cas_seqcst(&s->where, &full, SPAN_PARTIAL))
-			mcentral_push_partial(&mheap_.central_manual[s->sizeclass], s);
+			mcentral_push_partial(s->central, s);
 	}
 }
 

@@ -134,6 +134,16 @@ static void mcache_destroy(void *arg)
 	pthread_mutex_unlock(&cache_lock);
 }
 
+void mcache_fork_lock(void)
+{
+	pthread_mutex_lock(&cache_lock);
+}
+
+void mcache_fork_unlock(void)
+{
+	pthread_mutex_unlock(&cache_lock);
+}
+
 void mcache_count_orphan_free(unsigned sizeclass)
 {
 	fetch_add_relaxed(&orphan_nfree[sizeclass], 1);

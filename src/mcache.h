@@ -40,6 +40,9 @@ GORT_HIDDEN mcache *mcache_self(void);
 GORT_HIDDEN void *mcache_refill(mcache *c, mspan **slot, mcentral *central);
 /* Gives every cached span back (thread exit, gort_free_os_memory). */
 GORT_HIDDEN void mcache_release_all(mcache *c);
+/* fork(): hold and release cache_lock around the fork (fork.c). */
+GORT_HIDDEN void mcache_fork_lock(void);
+GORT_HIDDEN void mcache_fork_unlock(void);
 /* Counts a free made by a thread without a cache. */
 GORT_HIDDEN void mcache_count_orphan_free(unsigned sizeclass);
 /* Sums allocation counters over all caches, live and dead. */

@@ -117,6 +117,7 @@ mspan *mcentral_cache_span(mcentral *c, struct mcache *owner)
 	mspan *s = mheap_alloc_span(class_to_allocnpages[cls], cls, c->spanclass, c->kind);
 	if (!s)
 		return NULL;
+	s->central = c;
 	store_relaxed(&s->owner, owner);
 	store_seqcst(&s->where, SPAN_CACHED);
 	return s;

@@ -12,6 +12,7 @@
 #include "arena.h"
 #include "check.h"
 #include "debugvars.h"
+#include "fork.h"
 #include "mcache.h"
 #include "scavenge.h"
 #include "sizeclass.h"
@@ -31,6 +32,7 @@ static void heap_init_once(void)
 	for (unsigned spc = 0; spc < NUM_SPAN_CLASSES; spc++)
 		mcentral_init(&mheap_.central_gc[spc], spc >> 1, spc, SPAN_GC);
 	mcache_global_init();
+	fork_init();
 }
 
 void mheap_init(void)
@@ -101,8 +103,8 @@ mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass
 	mspan *s = fixalloc_alloc(&mheap_.spanalloc[b], false);
 	mheap_.spans_inuse[sizeclass]++;
 	pthread_mutex_unlock(&mheap_.lock);
-	if (grew)
-		scavenger_start();
+	(void)grew;
+	scavenger_start(); /* once; again in a forked child */
 	s->bucket = (uint8_t)b;
 	/* Released pages read as zero only when they went back with DONTNEED. */
 	bool zeroed = scav == npages && load_relaxed(&debug.madvdontneed);

@@ -47,6 +47,7 @@ enum mspan_where { SPAN_CACHED = 1, SPAN_PARTIAL, SPAN_FULL, SPAN_LARGE };
 enum mspan_kind { SPAN_MANUAL = 0, SPAN_GC = 1 }; /* gort_malloc heap / collected heap */
 
 struct mcache;
+struct mcentral;
 
 typedef struct mspan {
 	uintptr_t base;     /* first byte */
@@ -69,6 +70,7 @@ typedef struct mspan {
 	uint8_t nwords;            /* words per bitmap */
 	uint8_t bucket;            /* record size bucket (mheap's fixalloc) */
 	struct mcache *owner;      /* atomic; set and cleared by the owner only */
+	struct mcentral *central;  /* the list a small span returns to */
 	uint64_t bits[];           /* alloc_bits, freed_local, freed_remote */
 } mspan;
 

@@ -37,6 +37,9 @@ static pthread_mutex_t scav_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t scav_cond;
 static bool scav_wake;
 static bool scav_parked;
+static bool scav_started;  /* atomic; cleared in a forked child, which has no scavenger */
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t reclaim_lock = PTHREAD_MUTEX_INITIALIZER;
 
 uintptr_t scavenge_goal_idle_bytes(uintptr_t inuse_bytes)
 {
@@ -100,7 +103,6 @@ uintptr_t reclaim_central_spans(bool only_if_new)
 {
 	/* One pass at a time: a pass holds the spans it sweeps off their
 	 * lists, and gort_free_os_memory must not miss them. */
-	static pthread_mutex_t reclaim_lock = PTHREAD_MUTEX_INITIALIZER;
 	uintptr_t n = 0;
 	pthread_mutex_lock(&reclaim_lock);
 	for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++)
@@ -170,10 +172,8 @@ static void *scavenger_main(void *arg)
 	return NULL;
 }
 
-static void start_once(void)
+static void start_thread(void)
 {
-	if (!debug.scavenger)
-		return;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -191,8 +191,39 @@ static void start_once(void)
 
 void scavenger_start(void)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, start_once);
+	if (likely(load_acquire(&scav_started)) || !debug.scavenger)
+		return;
+	pthread_mutex_lock(&start_lock);
+	if (!scav_started) {
+		start_thread();
+		store_release(&scav_started, true);
+	}
+	pthread_mutex_unlock(&start_lock);
+}
+
+void scavenge_fork_lock(void)
+{
+	pthread_mutex_lock(&reclaim_lock);
+	pthread_mutex_lock(&start_lock);
+}
+
+void scavenge_fork_lock_leaf(void)
+{
+	pthread_mutex_lock(&scav_lock);
+}
+
+void scavenge_fork_unlock(bool child)
+{
+	pthread_mutex_unlock(&scav_lock);
+	pthread_mutex_unlock(&start_lock);
+	pthread_mutex_unlock(&reclaim_lock);
+	if (child) {
+		/* Only the forking thread survives: the child starts its own
+		 * scavenger at its next span allocation. */
+		scav_wake = false;
+		scav_parked = false;
+		store_release(&scav_started, false);
+	}
 }
 
 void gort_free_os_memory(void)

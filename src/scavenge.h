@@ -17,6 +17,11 @@ GORT_HIDDEN uintptr_t scavenge(uintptr_t max_bytes, bool force);
 /* Sweeps the central lists, returning empty spans to the page heap; with
  * only_if_new, only lists that received spans since the last pass. */
 GORT_HIDDEN uintptr_t reclaim_central_spans(bool only_if_new);
+/* fork() (fork.c): reclaim_lock and start_lock are taken first, scav_lock
+ * after the heap lock (it nests inside it). */
+GORT_HIDDEN void scavenge_fork_lock(void);
+GORT_HIDDEN void scavenge_fork_lock_leaf(void);
+GORT_HIDDEN void scavenge_fork_unlock(bool child);
 /* Bytes of free, unreleased pages the goal allows to keep. */
 GORT_HIDDEN uintptr_t scavenge_goal_idle_bytes(uintptr_t inuse_bytes);
 

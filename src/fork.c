@@ -1,0 +1,69 @@
+/*
+ * fork.c: fork() safety.
+ *
+ * A fork copies only the calling thread; a lock held by any other thread at
+ * that moment would stay held forever in the child.  So the prepare handler
+ * takes every gort lock, in the runtime's lock order, and the parent and
+ * child handlers release them.  Order (outermost first): reclaim_lock and
+ * the scavenger's start_lock, every mcentral lock, cache_lock, the heap
+ * lock, scav_lock, persistent_lock: the same nesting the runtime itself
+ * uses (heap -> scav_lock, heap -> persistent, cache -> persistent), so the
+ * prepare handler cannot deadlock against a running thread.
+ *
+ * In the child the other threads' caches are orphaned: their spans stay
+ * cached by owners that no longer exist and are never reused (a bounded
+ * leak, as in any allocator with thread caches).  The scavenger thread does
+ * not exist in the child; it is restarted at the next span allocation.
+ */
+#include "fork.h"
+#include "fixalloc.h"
+#include "mcache.h"
+#include "mheap.h"
+#include "scavenge.h"
+
+#include <pthread.h>
+
+static void lock_all(void)
+{
+	scavenge_fork_lock();
+	for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++)
+		spin_lock(&mheap_.central_manual[i].lock);
+	for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
+		spin_lock(&mheap_.central_gc[i].lock);
+	mcache_fork_lock();
+	pthread_mutex_lock(&mheap_.lock);
+	scavenge_fork_lock_leaf();
+	persistent_fork_lock();
+}
+
+static void unlock_all(bool child)
+{
+	persistent_fork_unlock();
+	pthread_mutex_unlock(&mheap_.lock);
+	mcache_fork_unlock();
+	for (unsigned i = NUM_SPAN_CLASSES; i-- > 0;)
+		spin_unlock(&mheap_.central_gc[i].lock);
+	for (unsigned i = NUM_SIZE_CLASSES; i-- > 0;)
+		spin_unlock(&mheap_.central_manual[i].lock);
+	scavenge_fork_unlock(child);
+}
+
+static void fork_prepare(void)
+{
+	lock_all();
+}
+
+static void fork_parent(void)
+{
+	unlock_all(false);
+}
+
+static void fork_child(void)
+{
+	unlock_all(true);
+}
+
+void fork_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}

@@ -1,0 +1,12 @@
+/*
+ * fork.h: keeping the heap usable in the child of a fork().
+ */
+#ifndef GORT_FORK_H
+#define GORT_FORK_H
+
+#include "rt.h"
+
+/* Registers the pthread_atfork handlers (once, from mheap_init). */
+GORT_HIDDEN void fork_init(void);
+
+#endif

@@ -44,12 +44,12 @@ static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t
 	unsigned cls = s->sizeclass;
 	uintptr_t elemsize = s->elemsize;
 	uint32_t reuse_min = span_reuse_min(s->nelems);
-	bool allocated = idx < load_acquire(&s->freeindex) || (load_relaxed(&span_alloc_bits(s)[w]) & m);
-	if (unlikely(!allocated || (load_relaxed(&span_freed_local(s)[w]) & m))) {
+	bool allocated = idx < load_acquire(&s->freeindex) || (load_relaxed(&span_alloc_word(s, w)) & m);
+	if (unlikely(!allocated || (load_relaxed(&span_local_word(s, w)) & m))) {
 		bad_free("gort_free: double free", p);
 		return;
 	}
-	if (unlikely(fetch_or_seqcst(&span_freed_remote(s)[w], m) & m)) {
+	if (unlikely(fetch_or_seqcst(&span_remote_word(s, w), m) & m)) {
 		bad_free("gort_free: double free", p);
 		return;
 	}
@@ -97,7 +97,9 @@ void gort_free(void *ptr)
 	}
 	uintptr_t off = p - s->base;
 	uint32_t idx = obj_index_of(s, off);
-	if (unlikely(off >= s->limit - s->base || (uintptr_t)idx * s->elemsize != off)) {
+	/* An object start inside the span: the index is in range and maps
+	 * back to the offset exactly (a wrapped or huge offset cannot). */
+	if (unlikely(idx >= s->nelems || (uintptr_t)idx * s->elemsize != off)) {
 		bad_free("gort_free: invalid pointer", p);
 		return;
 	}
@@ -113,12 +115,12 @@ void gort_free(void *ptr)
 	/* The owner: plain bit operations, no atomics. */
 	unsigned w = idx / 64;
 	uint64_t m = (uint64_t)1 << (idx & 63);
-	uint64_t fl = span_freed_local(s)[w];
-	bool allocated = idx < s->freeindex || (span_alloc_bits(s)[w] & m);
-	if (unlikely(!allocated || ((fl | load_relaxed(&span_freed_remote(s)[w])) & m))) {
+	uint64_t fl = span_local_word(s, w);
+	bool allocated = idx < s->freeindex || (span_alloc_word(s, w) & m);
+	if (unlikely(!allocated || ((fl | load_relaxed(&span_remote_word(s, w))) & m))) {
 		bad_free("gort_free: double free", p);
 		return;
 	}
-	store_relaxed(&span_freed_local(s)[w], fl | m);
+	store_relaxed(&span_local_word(s, w), fl | m);
 	owner_add(&c->nfree[s->sizeclass], 1);
 }

@@ -75,13 +75,13 @@ static void park_full(mcentral *c, mspan *s)
 	/* Once FULL is published a freer may revive s and others may take,
 	 * sweep and free it: read its fields first. */
 	unsigned nwords = s->nwords;
-	uint64_t *remote = span_freed_remote(s);
+	uint64_t *bits = s->bits;
 	uint32_t have = s->nelems - s->alloc_count;
 	bool revive = have >= span_reuse_min(s->nelems);
 	store_relaxed(&s->pending, have);
 	store_seqcst(&s->where, SPAN_FULL);
 	for (unsigned w = 0; w < nwords && !revive; w++)
-		revive = load_seqcst(&remote[w]) != 0;
+		revive = load_seqcst(&bits[3 * w + 2]) != 0; /* span_remote_word */
 	if (revive) {
 		uint8_t full = SPAN_FULL;
 		if (cas_seqcst(&s->where, &full, SPAN_PARTIAL))

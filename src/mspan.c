@@ -53,7 +53,7 @@ uint32_t mspan_next_free_index(mspan *s)
 			store_relaxed(&s->freeindex, n);
 			return n;
 		}
-		cache = ~load_relaxed(&span_alloc_bits(s)[fi / 64]);
+		cache = ~load_relaxed(&span_alloc_word(s, fi / 64));
 	}
 	uint32_t idx = fi + ctz64(cache);
 	if (idx >= n) { /* only padding bits past nelems were free */
@@ -64,7 +64,7 @@ uint32_t mspan_next_free_index(mspan *s)
 	cache = (cache >> (idx - fi)) >> 1;
 	fi = idx + 1;
 	if ((fi & 63) == 0 && fi != n)
-		cache = ~load_relaxed(&span_alloc_bits(s)[fi / 64]);
+		cache = ~load_relaxed(&span_alloc_word(s, fi / 64));
 	s->alloc_cache = cache;
 	store_relaxed(&s->freeindex, fi);
 	return idx;
@@ -81,12 +81,12 @@ uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
 	bool count_since = fi > 0 && fi < n;
 	for (unsigned w = 0; w < s->nwords; w++) {
 		uint32_t lo = w * 64;
-		uint64_t freed = load_relaxed(&span_freed_local(s)[w]);
+		uint64_t freed = load_relaxed(&span_local_word(s, w));
 		if (freed)
-			store_relaxed(&span_freed_local(s)[w], 0);
-		if (load_relaxed(&span_freed_remote(s)[w]))
-			freed |= exchange_acqrel(&span_freed_remote(s)[w], 0);
-		uint64_t old = span_alloc_bits(s)[w], used = old;
+			store_relaxed(&span_local_word(s, w), 0);
+		if (load_relaxed(&span_remote_word(s, w)))
+			freed |= exchange_acqrel(&span_remote_word(s, w), 0);
+		uint64_t old = span_alloc_word(s, w), used = old;
 		if (fi >= lo + 64) {
 			used = ~(uint64_t)0;
 		} else if (fi > lo) {
@@ -104,7 +104,7 @@ uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
 		/* New alloc bits must be visible before freeindex drops to 0
 		 * (the release below), so a racing free still sees its object
 		 * as allocated. */
-		store_relaxed(&span_alloc_bits(s)[w], used & ~freed);
+		store_relaxed(&span_alloc_word(s, w), used & ~freed);
 		if (freed)
 			freed_total += popcount64(freed);
 	}
@@ -112,11 +112,11 @@ uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
 	if (GORT_CHECK_LEVEL >= 2) {
 		uint32_t count = 0;
 		for (unsigned w = 0; w < s->nwords; w++)
-			count += popcount64(span_alloc_bits(s)[w]);
+			count += popcount64(span_alloc_word(s, w));
 		GORT_ASSERT(2, count == live);
 	}
 	store_release(&s->freeindex, 0);
-	s->alloc_cache = ~span_alloc_bits(s)[0];
+	s->alloc_cache = ~span_alloc_word(s, 0);
 	s->alloc_count = live;
 	if (freed_total)
 		s->needzero = 1;
@@ -129,7 +129,7 @@ bool mspan_is_allocated(const mspan *s, uint32_t idx)
 {
 	uint32_t w = idx / 64;
 	uint64_t m = (uint64_t)1 << (idx & 63);
-	bool alloc = idx < load_acquire(&s->freeindex) || (load_relaxed(&span_alloc_bits(s)[w]) & m);
-	bool freed = (load_relaxed(&span_freed_local(s)[w]) | load_relaxed(&span_freed_remote(s)[w])) & m;
+	bool alloc = idx < load_acquire(&s->freeindex) || (load_relaxed(&span_alloc_word(s, w)) & m);
+	bool freed = (load_relaxed(&span_local_word(s, w)) | load_relaxed(&span_remote_word(s, w))) & m;
 	return alloc && !freed;
 }

@@ -49,36 +49,41 @@ enum mspan_kind { SPAN_MANUAL = 0, SPAN_GC = 1 }; /* gort_malloc heap / collecte
 struct mcache;
 struct mcentral;
 
+/* Layout: the first cache line holds everything the allocation and free
+ * fast paths read; the bitmaps follow, interleaved per word (alloc, local,
+ * remote) so that one free touches one line of them.  Records are 64-byte
+ * aligned (mheap's fixallocs). */
 typedef struct mspan {
-	uintptr_t base;     /* first byte */
-	uintptr_t npages;
-	uintptr_t limit;    /* end of object data: base + nelems * elemsize */
-	uintptr_t elemsize; /* object size (large: npages * PAGE_BYTES) */
-	struct mspan *next, *prev; /* mcentral partial list; its lock */
+	/* line 0: the hot fields */
+	uintptr_t base;            /* first byte */
+	uintptr_t elemsize;        /* object size (large: npages * PAGE_BYTES) */
 	uint64_t alloc_cache;      /* owner only */
+	struct mcache *owner;      /* atomic; set and cleared by the owner only */
 	uint32_t freeindex;        /* owner writes (relaxed); freers read */
 	uint32_t nelems;
 	uint32_t divmagic;         /* obj_index multiplier; 0 for large spans */
-	uint32_t alloc_count;      /* allocated objects at the last sweep */
 	uint32_t pending;          /* atomic: frees counted since parked FULL */
 	uint8_t sizeclass;         /* 0 = large */
-	uint8_t spanclass;         /* sizeclass << 1 | noscan */
 	uint8_t kind;              /* enum mspan_kind */
 	uint8_t state;             /* enum mspan_state, atomic */
 	uint8_t where;             /* enum mspan_where, atomic */
-	uint8_t needzero;          /* free slots may hold old data */
 	uint8_t nwords;            /* words per bitmap */
+	uint8_t needzero;          /* free slots may hold old data */
+	uint8_t spanclass;         /* sizeclass << 1 | noscan */
 	uint8_t bucket;            /* record size bucket (mheap's fixalloc) */
-	struct mcache *owner;      /* atomic; set and cleared by the owner only */
+	uint32_t alloc_count;      /* allocated objects at the last sweep */
+	/* line 1: the rest */
+	uintptr_t npages;
+	uintptr_t limit;           /* end of object data: base + nelems * elemsize */
+	struct mspan *next, *prev; /* mcentral partial list; its lock */
 	struct mcentral *central;  /* the list a small span returns to */
-	uint64_t bits[];           /* alloc_bits, freed_local, freed_remote */
+	uint64_t bits[];           /* per word w: alloc, freed_local, freed_remote */
 } mspan;
 
-/* The bitmaps sit at fixed places in bits[], computed rather than loaded:
- * one dependent load fewer on the free path. */
-#define span_alloc_bits(s) ((s)->bits)
-#define span_freed_local(s) ((s)->bits + (s)->nwords)
-#define span_freed_remote(s) ((s)->bits + 2 * (unsigned)(s)->nwords)
+/* Bitmap words by index, computed rather than loaded. */
+#define span_alloc_word(s, w) ((s)->bits[3 * (w)])
+#define span_local_word(s, w) ((s)->bits[3 * (w) + 1])
+#define span_remote_word(s, w) ((s)->bits[3 * (w) + 2])
 
 /* Sets up s for objects of sizeclass (0 = one large object) over
  * [base, base + npages pages).  Does not publish state. */

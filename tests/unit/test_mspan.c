@@ -73,9 +73,9 @@ static void test_span_model(void)
 					continue;
 				uint64_t m = (uint64_t)1 << (idx & 63);
 				if (r < 72)
-					span_freed_local(s)[idx / 64] |= m;
+					span_local_word(s, idx / 64) |= m;
 				else
-					__atomic_fetch_or(&span_freed_remote(s)[idx / 64], m, __ATOMIC_SEQ_CST);
+					__atomic_fetch_or(&span_remote_word(s, idx / 64), m, __ATOMIC_SEQ_CST);
 				model[idx] = PENDING;
 				npending++;
 			} else { /* sweep */

@@ -4,7 +4,9 @@
  * A fork copies only the calling thread; a lock held by any other thread at
  * that moment would stay held forever in the child.  So the prepare handler
  * takes every gort lock, in the runtime's lock order, and the parent and
- * child handlers release them.  Order (outermost first): reclaim_lock and
+ * child handlers release them.  Order (outermost first): thread_lock (the
+ * thread registry, which stop-the-world holds while it stops threads that
+ * may hold any of the others), reclaim_lock and
  * the scavenger's start_lock, every mcentral lock, cache_lock, the heap
  * lock, scav_lock, persistent_lock: the same nesting the runtime itself
  * uses (heap -> scav_lock, heap -> persistent, cache -> persistent), so the
@@ -14,17 +16,20 @@
  * cached by owners that no longer exist and are never reused (a bounded
  * leak, as in any allocator with thread caches).  The scavenger thread does
  * not exist in the child; it is restarted at the next span allocation.
+ * The thread registry keeps only the forking thread.
  */
 #include "fork.h"
 #include "fixalloc.h"
 #include "mcache.h"
 #include "mheap.h"
 #include "scavenge.h"
+#include "thread.h"
 
 #include <pthread.h>
 
 static void lock_all(void)
 {
+	thread_fork_lock();
 	scavenge_fork_lock();
 	for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++)
 		spin_lock(&mheap_.central_manual[i].lock);
@@ -46,6 +51,7 @@ static void unlock_all(bool child)
 	for (unsigned i = NUM_SIZE_CLASSES; i-- > 0;)
 		spin_unlock(&mheap_.central_manual[i].lock);
 	scavenge_fork_unlock(child);
+	thread_fork_unlock(child);
 }
 
 static void fork_prepare(void)

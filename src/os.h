@@ -14,6 +14,8 @@
 
 #include "rt.h"
 
+#include <sys/types.h>
+
 /* Reserves n bytes of address space near hint (0 = anywhere); NULL on failure. */
 GORT_HIDDEN void *os_reserve(void *hint, uintptr_t n);
 /* Reserves n bytes aligned to align (a power of two); NULL on failure. */
@@ -33,6 +35,14 @@ GORT_HIDDEN uint64_t os_rss_bytes(void);
 GORT_HIDDEN int64_t os_nanotime(void);
 GORT_HIDDEN int64_t os_thread_cputime_ns(void);
 GORT_HIDDEN uintptr_t os_phys_page_bytes(void);
+/* From a signal handler's ucontext: copies the interrupted general
+ * registers into regs (at most max words; returns how many) and stores the
+ * lowest stack address that may hold live data (the stack pointer, less
+ * the ABI's red zone) in *sp. */
+GORT_HIDDEN unsigned os_context_regs(const void *ucontext, uintptr_t *regs, unsigned max, uintptr_t *sp);
+/* The calling thread's kernel id, and the bounds of its stack. */
+GORT_HIDDEN pid_t os_gettid(void);
+GORT_HIDDEN bool os_thread_stack(uintptr_t *lo, uintptr_t *hi);
 /* Reads the value of an environment variable without allocating. */
 GORT_HIDDEN const char *os_getenv(const char *name);
 

@@ -5,6 +5,7 @@
  * mapping it read-write costs no RSS until touched; the kernel supplies zero
  * pages on first touch, which is what lets the heap skip zeroing fresh spans.
  */
+#define _GNU_SOURCE /* pthread_getattr_np */
 #include "os.h"
 #include "check.h"
 
@@ -14,6 +15,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 void *os_reserve(void *hint, uintptr_t n)
@@ -122,4 +126,44 @@ const char *os_getenv(const char *name)
 {
 	/* getenv itself does not allocate in glibc or musl. */
 	return getenv(name);
+}
+
+unsigned os_context_regs(const void *ucontext, uintptr_t *regs, unsigned max, uintptr_t *sp)
+{
+	const ucontext_t *uc = ucontext;
+	unsigned n = 0;
+#if defined(__x86_64__)
+	for (unsigned i = 0; i < NGREG && n < max; i++)
+		regs[n++] = (uintptr_t)uc->uc_mcontext.gregs[i];
+	/* Leaf functions may keep live values in the 128 bytes below %rsp. */
+	*sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP] - 128;
+#elif defined(__aarch64__)
+	for (unsigned i = 0; i < 31 && n < max; i++)
+		regs[n++] = (uintptr_t)uc->uc_mcontext.regs[i];
+	*sp = (uintptr_t)uc->uc_mcontext.sp;
+#else
+#error "os_context_regs: unsupported architecture"
+#endif
+	return n;
+}
+
+pid_t os_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+bool os_thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return false;
+	bool ok = pthread_attr_getstack(&attr, &addr, &size) == 0;
+	pthread_attr_destroy(&attr);
+	if (!ok)
+		return false;
+	*lo = (uintptr_t)addr;
+	*hi = (uintptr_t)addr + size;
+	return true;
 }

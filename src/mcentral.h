@@ -2,7 +2,7 @@
  * mcentral.h: the central list of spans for one span class.
  *
  * Holds the PARTIAL spans of its class (free slots known or suspected) on a
- * doubly linked list under its own lock; FULL spans are on no list (a free
+ * FIFO doubly linked list under its own spinlock; FULL spans are on no list (a free
  * puts them back, see mspan.h) and CACHED spans belong to an mcache.  The
  * lock is only taken when a cache refills or gives a span back, and when a
  * free revives a FULL span, never on the allocation or free fast paths.

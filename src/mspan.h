@@ -3,7 +3,8 @@
  *
  * All span metadata lives out of band, in the mspan record (fixalloc'd):
  * nothing is ever written into user memory.  Per object there are three
- * bits, in three bitmaps of nwords 64-bit words each:
+ * bits, in three bitmaps of nwords 64-bit words each, stored interleaved
+ * word by word (span_alloc_word, span_local_word, span_remote_word):
  *   alloc_bits    allocated as of the last sweep (valid for idx >= freeindex)
  *   freed_local   freed by the owning thread since the last sweep (owner only)
  *   freed_remote  freed by any other thread since the last sweep (atomic OR)
@@ -18,11 +19,13 @@
  * SPAN_CACHED        owner's mcache             set freed_remote only
  * SPAN_PARTIAL       its mcentral (on or being  set freed_remote only
  *                    taken off the partial list)
- * SPAN_FULL          nobody: no free slot at    set freed_remote, count in
- *                    the last sweep             pending; the free that makes
+ * SPAN_FULL          nobody: too few free      set freed_remote, count in
+ *                    slots at the last sweep    pending; the free that makes
  *                                               it reach span_reuse_min CASes
  *                                               FULL->PARTIAL and lists it
- * SPAN_LARGE         nobody (one object)        the freer frees the span
+ * SPAN_LARGE         nobody (one object)        the freer that sets the bit
+ *                                               frees the span (decided by
+ *                                               sizeclass 0, never by where)
  *
  * Transitions: FULL/PARTIAL -> CACHED (mcentral_cache_span), CACHED ->
  * PARTIAL/FULL (mcentral_uncache_span), FULL -> PARTIAL (a free, or the

@@ -59,4 +59,15 @@ static int t_failed_case, t_failures;
 
 #define TEST_EXIT() return t_failures ? 1 : 0
 
+/* UNDER_TSAN: built with ThreadSanitizer, whose runtime cannot judge a few
+ * tests (multi-threaded fork, signals to spinning threads, RSS); those
+ * tests print "--- SKIP: name (reason)" instead. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+
 #endif

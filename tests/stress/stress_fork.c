@@ -100,14 +100,6 @@ static void test_fork_while_threads_allocate(void)
 	CHECK(bad == 0);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-
 int main(void)
 {
 #ifdef UNDER_TSAN

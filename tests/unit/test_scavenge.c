@@ -48,17 +48,9 @@ static double mib(uint64_t b)
 	return (double)b / (1 << 20);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define RSS_UNRELIABLE 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define RSS_UNRELIABLE 1
-#endif
-#endif
-
 static void test_rss_falls(void)
 {
-#ifdef RSS_UNRELIABLE
+#ifdef UNDER_TSAN
 	/* ThreadSanitizer keeps shadow memory resident for every page touched,
 	 * so RSS cannot show what the heap gave back. */
 	printf("    SKIP: RSS checks under ThreadSanitizer (shadow memory stays resident)\n");

@@ -155,14 +155,6 @@ static void test_back_to_back_stops(void)
 	CHECKF(total >= 3 * 250, "only %u thread stops in 300 rounds", total);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-
 int main(void)
 {
 #ifdef UNDER_TSAN

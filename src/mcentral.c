@@ -10,6 +10,7 @@
 #include "mcentral.h"
 #include "check.h"
 #include "mheap.h"
+#include "scavenge.h"
 #include "sizeclass.h"
 
 void mcentral_init(mcentral *c, unsigned sizeclass, unsigned spanclass, unsigned kind)
@@ -59,6 +60,7 @@ void mcentral_push_partial(mcentral *c, mspan *s)
 	spin_lock(&c->lock);
 	list_push_locked(c, s);
 	spin_unlock(&c->lock);
+	scavenger_note_push();
 }
 
 /* Parks a span just swept with too few free slots to be worth caching.

@@ -10,6 +10,11 @@
  * for the manual heap: before scavenging it sweeps the central partial
  * lists so that spans emptied by frees return their pages.
  *
+ * When it has nothing to do it parks: it is woken when a span free leaves
+ * the heap above its goal or when SCAVENGE_WAKE_PUSHES spans have been
+ * listed centrally since its last pass, with a 10 s backstop for wake-ups
+ * lost to the racy "parked" peek.
+ *
  * Releasing takes the heap lock only to pick a run (which the page
  * allocator then holds as "in use") and to give it back; the madvise call
  * itself runs unlocked.  scav_lock guards the wake-up flag only.
@@ -31,7 +36,8 @@
 #define SCAVENGE_BURST_NS 1000000        /* CPU time per burst */
 #define SCAVENGE_PERCENT 1               /* target share of total CPU */
 #define SCAVENGE_RETAIN_PERCENT 10       /* free pages kept resident, % of in use */
-#define SCAVENGE_PERIOD_NS 500000000     /* idle re-check interval */
+#define SCAVENGE_PERIOD_NS 10000000000LL /* idle backstop re-check interval */
+#define SCAVENGE_WAKE_PUSHES 64          /* spans listed before a parked scavenger is woken */
 
 static pthread_mutex_t scav_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t scav_cond;
@@ -56,15 +62,29 @@ static uintptr_t excess_locked(void)
 	return idle > goal ? idle - goal : 0;
 }
 
+static uint32_t pushes_since_pass; /* atomic: spans listed centrally since the last pass */
+
+static void wake(void)
+{
+	pthread_mutex_lock(&scav_lock);
+	scav_wake = true;
+	pthread_cond_signal(&scav_cond);
+	pthread_mutex_unlock(&scav_lock);
+}
+
+void scavenger_note_push(void)
+{
+	/* Spans listed by frees may be empty: enough of them is work for the
+	 * reclaim pass.  Racy peek at parked, as below. */
+	if (fetch_add_relaxed(&pushes_since_pass, 1) + 1 == SCAVENGE_WAKE_PUSHES && load_relaxed(&scav_parked))
+		wake();
+}
+
 void scavenger_note_free_locked(void)
 {
 	/* Racy peek at parked: a missed wake-up is caught by the period. */
-	if (load_relaxed(&scav_parked) && excess_locked() >= SCAVENGE_CHUNK_BYTES) {
-		pthread_mutex_lock(&scav_lock);
-		scav_wake = true;
-		pthread_cond_signal(&scav_cond);
-		pthread_mutex_unlock(&scav_lock);
-	}
+	if (load_relaxed(&scav_parked) && excess_locked() >= SCAVENGE_CHUNK_BYTES)
+		wake();
 }
 
 /* Releases one run of at most max_pages; returns bytes released. */
@@ -154,6 +174,7 @@ static void *scavenger_main(void *arg)
 		pthread_mutex_unlock(&scav_lock);
 
 		int64_t t0 = os_thread_cputime_ns();
+		store_relaxed(&pushes_since_pass, 0);
 		reclaim_central_spans(true);
 		uintptr_t released = 0, n;
 		while ((n = scavenge_one(SCAVENGE_CHUNK_BYTES / PAGE_BYTES, false)) != 0) {

@@ -8,6 +8,9 @@
 
 /* Starts the background scavenger once (unless GORTDEBUG=scavenger=0). */
 GORT_HIDDEN void scavenger_start(void);
+/* A span was listed on a central list (no lock held): wakes the parked
+ * scavenger once enough have been, so their empty spans are reclaimed. */
+GORT_HIDDEN void scavenger_note_push(void);
 /* Heap lock held: pages were freed; wakes the scavenger when the heap keeps
  * more free pages than its goal allows. */
 GORT_HIDDEN void scavenger_note_free_locked(void);

@@ -68,10 +68,11 @@ static void test_rss_falls(void)
 	CHECKF(rss1 >= rss0 + TOTAL * 9 / 10, "rss only %.0f -> %.0f MiB after touching 512 MiB", mib(rss0), mib(rss1));
 	free_all();
 	/* The background scavenger, paced at ~1% CPU, must give back at
-	 * least half within 30 s. */
+	 * least half within 8 s: it takes 2-3 s, and 8 s is below its 10 s
+	 * idle backstop, so a lost wake-up fails here. */
 	uint64_t rss2 = rss1;
 	int64_t t0 = os_nanotime();
-	while (os_nanotime() - t0 < 30000000000LL) {
+	while (os_nanotime() - t0 < 8000000000LL) {
 		rss2 = os_rss_bytes();
 		if (rss2 + TOTAL / 2 <= rss1)
 			break;
@@ -80,7 +81,7 @@ static void test_rss_falls(void)
 	double secs = (double)(os_nanotime() - t0) / 1e9;
 	printf("    rss %.0f MiB -> %.0f MiB touched -> %.0f MiB after %.1f s of background scavenging\n", mib(rss0),
 	       mib(rss1), mib(rss2), secs);
-	CHECKF(rss2 + TOTAL / 2 <= rss1, "background scavenger released only %.0f MiB", mib(rss1 - rss2));
+	CHECKF(rss2 + TOTAL / 2 <= rss1, "background scavenger released only %.0f MiB", mib(rss1) - mib(rss2));
 	gort_free_os_memory();
 	uint64_t rss3 = os_rss_bytes();
 	printf("    rss %.0f MiB after gort_free_os_memory\n", mib(rss3));

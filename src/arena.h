@@ -2,8 +2,9 @@
  * arena.h: the heap's address space, 64 MiB arenas, and the arena index.
  *
  * Every arena has a heaparena record mapping each of its 8192 pages to the
- * mspan that owns it.  The index is two levels (l1: 64 entries, l2: 65536)
- * over the 48-bit address space.  Index entries and spans[] entries only go
+ * mspan that owns it.  The index is two levels (l1 of 2^ARENA_L1_BITS
+ * entries, l2 blocks of 2^ARENA_L2_BITS) over the 48-bit address space; on
+ * 64-bit Linux l1 has one entry, as in Go.  Index entries and spans[] entries only go
  * from NULL to non-NULL or between spans, are written under the heap lock
  * and published with release stores, so span_of() takes no lock: one shift,
  * three dependent loads.  A spans[] entry may be stale (a freed span):

@@ -3,8 +3,9 @@
  *
  * One global mheap_.  Its lock guards the page allocator, the span-record
  * fixallocs and the per-class span counts; it is never held across a call
- * into the OS other than growing the heap.  Lock order (outermost first):
- * mcentral.lock and mheap_.lock are never nested; persistent_lock is a leaf.
+ * into the OS other than growing the heap.  Lock order: mcentral.lock and
+ * mheap_.lock are never nested; scav_lock and persistent_lock may be taken
+ * under mheap_.lock (docs/DESIGN.md §10 has the whole order).
  */
 #ifndef GORT_MHEAP_H
 #define GORT_MHEAP_H

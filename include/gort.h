@@ -71,6 +71,136 @@ GORT_EXPORT void *gort_aligned_alloc(size_t alignment, size_t size);
 /* The number of bytes usable at p (at least the size asked for); 0 for NULL. */
 GORT_EXPORT size_t gort_usable_size(const void *p);
 
+/* --- The garbage-collected heap ------------------------------------------
+ *
+ * Objects from gort_alloc / gort_new are freed by the collector once no
+ * root reaches them.  Roots: the data and bss of the program and of every
+ * loaded shared object, the stacks and registers of registered threads, the
+ * ranges given to gort_add_roots, and objects queued for finalization.
+ * The manual heap (gort_malloc) is NOT scanned: a GC pointer kept only in
+ * gort_malloc'd (or libc malloc'd) memory does not keep its object alive;
+ * register such memory with gort_add_roots.  Thread-local variables are not
+ * roots either.  Freeing a GC object with gort_free is a fatal error. */
+
+#define GORT_NOSCAN 1u /* the object holds no pointers: never scanned */
+
+/* Allocates size zeroed bytes, collected when unreachable.  Without flags
+ * every aligned word of the object may be a pointer (a conservative
+ * object); GORT_NOSCAN objects are never scanned.  Never returns NULL:
+ * running out of memory is a fatal error that prints the heap figures. */
+GORT_EXPORT void *gort_alloc(size_t size, unsigned flags);
+
+/* A precise type: only the words at ptroffs are scanned.  Build one with
+ * GORT_TYPE; gort checks the descriptor (magic, sizes, offsets) when it is
+ * first used and stops the program on a corrupt one. */
+typedef struct gort_type {
+	uint32_t magic;           /* GORT_TYPE_MAGIC */
+	uint32_t nptrs;           /* entries in ptroffs */
+	size_t size;              /* sizeof the type (the array stride) */
+	size_t align;             /* _Alignof the type */
+	const char *name;
+	const size_t *ptroffs;    /* byte offsets of the pointer fields, ascending */
+} gort_type;
+
+#define GORT_TYPE_MAGIC 0x67727479u /* "gryt" */
+
+/* GORT_TYPE(var, struct T, field...): defines `const gort_type var` for the
+ * struct T whose pointer fields are the fields listed (up to 16).  Fields
+ * must be listed in declaration order; each must be a pointer-sized,
+ * pointer-aligned member. */
+#define GORT_TYPE(var, T, ...)                                                   \
+	static const size_t var##_gort_offs[] = {GORT__OFFS(T, __VA_ARGS__)};    \
+	const gort_type var = {GORT_TYPE_MAGIC,                                 \
+			       sizeof(var##_gort_offs) / sizeof(size_t),        \
+			       sizeof(T), _Alignof(T), #T, var##_gort_offs}
+/* A type without pointer fields (allocated as GORT_NOSCAN). */
+#define GORT_TYPE_NOPTRS(var, T) \
+	const gort_type var = {GORT_TYPE_MAGIC, 0, sizeof(T), _Alignof(T), #T, 0}
+
+#define GORT__OFFS(T, ...) GORT__FE(GORT__OFF, T, __VA_ARGS__)
+#define GORT__OFF(T, f) offsetof(T, f)
+#define GORT__N(_16, _15, _14, _13, _12, _11, _10, _9, _8, _7, _6, _5, _4, _3, _2, _1, N, ...) N
+#define GORT__FE(M, T, ...)                                                                \
+	GORT__N(__VA_ARGS__, GORT__FE16, GORT__FE15, GORT__FE14, GORT__FE13, GORT__FE12,   \
+		GORT__FE11, GORT__FE10, GORT__FE9, GORT__FE8, GORT__FE7, GORT__FE6,        \
+		GORT__FE5, GORT__FE4, GORT__FE3, GORT__FE2, GORT__FE1, )(M, T, __VA_ARGS__)
+#define GORT__FE1(M, T, a) M(T, a)
+#define GORT__FE2(M, T, a, ...) M(T, a), GORT__FE1(M, T, __VA_ARGS__)
+#define GORT__FE3(M, T, a, ...) M(T, a), GORT__FE2(M, T, __VA_ARGS__)
+#define GORT__FE4(M, T, a, ...) M(T, a), GORT__FE3(M, T, __VA_ARGS__)
+#define GORT__FE5(M, T, a, ...) M(T, a), GORT__FE4(M, T, __VA_ARGS__)
+#define GORT__FE6(M, T, a, ...) M(T, a), GORT__FE5(M, T, __VA_ARGS__)
+#define GORT__FE7(M, T, a, ...) M(T, a), GORT__FE6(M, T, __VA_ARGS__)
+#define GORT__FE8(M, T, a, ...) M(T, a), GORT__FE7(M, T, __VA_ARGS__)
+#define GORT__FE9(M, T, a, ...) M(T, a), GORT__FE8(M, T, __VA_ARGS__)
+#define GORT__FE10(M, T, a, ...) M(T, a), GORT__FE9(M, T, __VA_ARGS__)
+#define GORT__FE11(M, T, a, ...) M(T, a), GORT__FE10(M, T, __VA_ARGS__)
+#define GORT__FE12(M, T, a, ...) M(T, a), GORT__FE11(M, T, __VA_ARGS__)
+#define GORT__FE13(M, T, a, ...) M(T, a), GORT__FE12(M, T, __VA_ARGS__)
+#define GORT__FE14(M, T, a, ...) M(T, a), GORT__FE13(M, T, __VA_ARGS__)
+#define GORT__FE15(M, T, a, ...) M(T, a), GORT__FE14(M, T, __VA_ARGS__)
+#define GORT__FE16(M, T, a, ...) M(T, a), GORT__FE15(M, T, __VA_ARGS__)
+
+/* A zeroed object of type t; gort_new_array: n of them, laid out as a C
+ * array.  An n * size overflow is a fatal error. */
+GORT_EXPORT void *gort_new(const gort_type *t);
+GORT_EXPORT void *gort_new_array(const gort_type *t, size_t n);
+
+/* The write barrier.  Every store of a pointer into a GC object or into a
+ * registered root range must go through it, so that programs written now
+ * stay correct under a concurrent collector.  While no collection is
+ * marking it costs one predictable branch. */
+GORT_EXPORT extern int gort_write_barrier_enabled; /* nonzero while marking */
+GORT_EXPORT void gort_write_barrier_slow(void **slot, void *value);
+static inline void gort_store(void **slot, void *value)
+{
+	if (__builtin_expect(__atomic_load_n(&gort_write_barrier_enabled, __ATOMIC_RELAXED) != 0, 0))
+		gort_write_barrier_slow(slot, value);
+	else
+		*slot = value;
+}
+#define GORT_STORE(lvalue, value)                                                     \
+	do {                                                                          \
+		__typeof__(lvalue) *gort__slot = &(lvalue);                           \
+		__typeof__(lvalue) gort__val = (value);                               \
+		gort_store((void **)(void *)gort__slot, (void *)gort__val);          \
+	} while (0)
+
+/* Extra roots: [p, p + len) is scanned conservatively until removed.
+ * gort_remove_roots takes the p given to gort_add_roots. */
+GORT_EXPORT void gort_add_roots(void *p, size_t len);
+GORT_EXPORT void gort_remove_roots(void *p);
+
+/* Threads.  A thread started with pthread_create while gort is loaded is
+ * registered by itself (and so is the first thread to use the GC heap); a
+ * thread created otherwise calls gort_thread_register before it keeps GC
+ * pointers on its stack.  Registered threads are stopped during marking,
+ * even in system calls or loops that never call gort.  Both idempotent. */
+GORT_EXPORT void gort_thread_register(void);
+GORT_EXPORT void gort_thread_unregister(void);
+
+/* Runs a full collection and sweeps the heap before returning (Go's
+ * runtime.GC). */
+GORT_EXPORT void gort_gc(void);
+/* Go's debug.SetGCPercent: the heap may grow by percent% of the live heap
+ * before the next collection; negative turns the collector off (except for
+ * the memory limit).  Returns the previous setting.  Default: GORTGC, else 100. */
+GORT_EXPORT int gort_set_gc_percent(int percent);
+/* Go's debug.SetMemoryLimit: a soft limit on the memory the heap may use,
+ * in bytes; a negative value only reads it.  Returns the previous limit.
+ * Default: GORTMEMLIMIT, else INT64_MAX (no limit). */
+GORT_EXPORT int64_t gort_set_memory_limit(int64_t limit);
+
+/* Arranges for fn(obj, arg) to run once, on gort's finalizer thread, after
+ * obj (the start of a GC object) becomes unreachable; obj stays allocated
+ * for that call and is freed by a later cycle if still unreachable.  arg is
+ * a root until then.  fn == NULL removes obj's finalizer.  Objects reachable
+ * from a finalizable object are kept until its finalizer has run, so a
+ * cycle through finalizable objects is never collected (as in Go). */
+GORT_EXPORT void gort_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg);
+/* Keeps p reachable up to this call (Go's runtime.KeepAlive). */
+GORT_EXPORT void gort_keep_alive(const void *p);
+
 /* --- Memory back to the kernel ----------------------------------------- */
 
 /* Returns every free page to the kernel now (Go's debug.FreeOSMemory). */
@@ -95,6 +225,17 @@ typedef struct gort_memstats {
 	uint64_t mspan_inuse;    /* span metadata in use */
 	uint64_t mcache_inuse;   /* per-thread cache metadata in use */
 	uint64_t other_sys;      /* other runtime metadata */
+	/* The collector (Go's names in brackets). */
+	uint64_t next_gc;        /* heap goal of the next cycle [NextGC] */
+	uint64_t last_gc;        /* end of the last cycle, ns since 1970 [LastGC] */
+	uint64_t pause_total_ns; /* cumulative stop-the-world time [PauseTotalNs] */
+	uint64_t pause_ns[256];  /* recent pauses, pause_ns[(num_gc + 255) % 256] the latest */
+	uint64_t pause_end[256]; /* their end times, ns since 1970 */
+	uint32_t num_gc;         /* completed cycles [NumGC] */
+	uint32_t num_forced_gc;  /* cycles forced by gort_gc [NumForcedGC] */
+	double gc_cpu_fraction;  /* share of CPU time spent in the collector since start */
+	uint64_t gc_heap_live;   /* bytes of GC objects: marked at the last cycle + allocated since */
+	uint64_t gc_heap_marked; /* live GC bytes found by the last cycle */
 	struct {
 		uint32_t size;    /* object size of the class; 0 for class 0 (large) */
 		uint64_t mallocs;

@@ -12,6 +12,7 @@
 #include "os.h"
 
 heaparena **arena_l1[1 << ARENA_L1_BITS];
+uintptr_t arena_heap_lo, arena_heap_hi; /* heap lock; read racily as a filter */
 
 static uintptr_t arena_hint = (uintptr_t)0x00c0 << 32;
 static uintptr_t heap_mapped_bytes;
@@ -77,6 +78,10 @@ uintptr_t arena_grow(uintptr_t bytes)
 		if (!arena_register(a))
 			gort_throw("runtime: cannot allocate arena metadata");
 	heap_mapped_bytes += bytes;
+	if (!arena_heap_lo || base < arena_heap_lo)
+		store_relaxed(&arena_heap_lo, base);
+	if (base + bytes > arena_heap_hi)
+		store_relaxed(&arena_heap_hi, base + bytes);
 	return base;
 }
 

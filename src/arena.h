@@ -17,8 +17,17 @@
 #include "mspan.h"
 #include "rt.h"
 
+/* Heap bits: one bit per heap word, set where an object of the collected
+ * heap may hold a pointer (Go's heap bitmap).  Written by the allocating
+ * thread for the words of the object it hands out (small scan spans only;
+ * large objects describe themselves in their span), read by the markers
+ * with the world stopped.  Spans start on page boundaries, so a span's bits
+ * are whole words and two spans never share one. */
+#define HEAPBITS_WORDS (ARENA_BYTES / 8 / 64)
+
 typedef struct heaparena {
 	mspan *spans[PAGES_PER_ARENA];
+	uint64_t heapbits[HEAPBITS_WORDS]; /* demand-paged: 1 MiB reserved per arena */
 } heaparena;
 
 #define ARENA_L2_ENTRIES ((uintptr_t)1 << ARENA_L2_BITS)
@@ -39,6 +48,17 @@ GORT_INLINE mspan *span_of(uintptr_t p)
 		return NULL;
 	return load_acquire(&ha->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)]);
 }
+
+/* The arena record of p, which must be in the heap. */
+GORT_INLINE heaparena *arena_of(uintptr_t p)
+{
+	uintptr_t ai = p >> ARENA_SHIFT;
+	return load_acquire(&arena_l1[ai >> ARENA_L2_BITS])[ai & (ARENA_L2_ENTRIES - 1)];
+}
+
+/* Lowest and highest heap addresses ever mapped (a cheap pre-filter for
+ * conservative pointers). */
+GORT_HIDDEN extern uintptr_t arena_heap_lo, arena_heap_hi;
 
 /* span_of, but only for a live span holding p in its object area. */
 GORT_HIDDEN mspan *span_of_heap(uintptr_t p);

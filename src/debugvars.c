@@ -14,7 +14,8 @@
 #include <string.h>
 
 /* Defaults hold before GORTDEBUG is read, since a bad free may come first. */
-struct debugvars debug = {.madvdontneed = 1, .scavenger = 1, .scavtrace = 0, .badfree = 1};
+struct debugvars debug = {.madvdontneed = 1, .scavenger = 1, .scavtrace = 0, .badfree = 1,
+			  .gctrace = 0, .gccheckmark = 0, .gcpoison = 0};
 
 static const struct dbgvar {
 	const char *name;
@@ -25,6 +26,9 @@ static const struct dbgvar {
 	{"scavenger", &debug.scavenger, 1, 0, 1},
 	{"scavtrace", &debug.scavtrace, 0, 0, 1},
 	{"badfree", &debug.badfree, 1, 0, 1},
+	{"gctrace", &debug.gctrace, 0, 0, 2},
+	{"gccheckmark", &debug.gccheckmark, 0, 0, 1},
+	{"gcpoison", &debug.gcpoison, 0, 0, 1},
 };
 
 void debugvars_reset(void)

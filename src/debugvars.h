@@ -3,7 +3,8 @@
  *
  * GORTDEBUG uses Go's GODEBUG grammar: "key=value,key=value".  Every knob
  * has a row in debugvars.c stating its default and meaning; nothing else in
- * gort calls getenv.  Values are plain ints read after debugvars_init().
+ * gort calls getenv, except pacer.c for GORTGC, GORTMEMLIMIT and
+ * GORTMAXPROCS (Go's GOGC, GOMEMLIMIT, GOMAXPROCS).  Values are plain ints read after debugvars_init().
  */
 #ifndef GORT_DEBUGVARS_H
 #define GORT_DEBUGVARS_H
@@ -15,6 +16,9 @@ struct debugvars {
 	int scavenger;    /* 1: run the background scavenger */
 	int scavtrace;    /* 1: print a line per scavenger pass */
 	int badfree;      /* 1: invalid/double free is fatal; 0: warn and ignore */
+	int gctrace;      /* 1: a line per collection on stderr, in Go's format */
+	int gccheckmark;  /* 1: verify each mark with a second one from scratch */
+	int gcpoison;     /* 1: overwrite dead objects with 0xde when swept */
 };
 
 GORT_HIDDEN extern struct debugvars debug;

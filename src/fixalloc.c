@@ -6,6 +6,7 @@
  * inuse counts exactly the handed-out bytes.  persistent_lock is a leaf
  * lock: it may be taken with the heap lock or the cache lock held.
  */
+#include "crit.h"
 #include "fixalloc.h"
 #include "check.h"
 #include "os.h"
@@ -35,7 +36,7 @@ void *persistent_alloc(uintptr_t size, uintptr_t align)
 		__atomic_fetch_add(&persistent_sys, n, __ATOMIC_RELAXED);
 		return p;
 	}
-	pthread_mutex_lock(&persistent_lock);
+	mutex_lock(&persistent_lock);
 	uintptr_t pad = align_up((uintptr_t)persistent_cur, align) - (uintptr_t)persistent_cur;
 	if (!persistent_cur || pad + size > persistent_left) {
 		persistent_cur = os_alloc(PERSISTENT_CHUNK_BYTES);
@@ -48,18 +49,18 @@ void *persistent_alloc(uintptr_t size, uintptr_t align)
 	void *p = persistent_cur + pad;
 	persistent_cur += pad + size;
 	persistent_left -= pad + size;
-	pthread_mutex_unlock(&persistent_lock);
+	mutex_unlock(&persistent_lock);
 	return p;
 }
 
 void persistent_fork_lock(void)
 {
-	pthread_mutex_lock(&persistent_lock);
+	mutex_lock(&persistent_lock);
 }
 
 void persistent_fork_unlock(void)
 {
-	pthread_mutex_unlock(&persistent_lock);
+	mutex_unlock(&persistent_lock);
 }
 
 uintptr_t persistent_sys_bytes(void)

@@ -18,10 +18,12 @@
  * not exist in the child; it is restarted at the next span allocation.
  * The thread registry keeps only the forking thread.
  */
+#include "crit.h"
 #include "fork.h"
 #include "fixalloc.h"
 #include "mcache.h"
 #include "mheap.h"
+#include "mgc.h"
 #include "scavenge.h"
 #include "thread.h"
 
@@ -29,14 +31,20 @@
 
 static void lock_all(void)
 {
+	roots_begin();          /* the dlopen lock: taken before gc.lock */
+	pthread_mutex_lock(&gc.lock);
 	thread_fork_lock();
+	thread_start_fork_lock();
 	scavenge_fork_lock();
+	final_fork_lock();
+	roots_fork_lock();
+	mcache_fork_lock();     /* before the central locks: a GC flush nests them so */
 	for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++)
 		spin_lock(&mheap_.central_manual[i].lock);
 	for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
 		spin_lock(&mheap_.central_gc[i].lock);
-	mcache_fork_lock();
-	pthread_mutex_lock(&mheap_.lock);
+	sweep_fork_lock();
+	mutex_lock(&mheap_.lock);
 	scavenge_fork_lock_leaf();
 	persistent_fork_lock();
 }
@@ -44,14 +52,22 @@ static void lock_all(void)
 static void unlock_all(bool child)
 {
 	persistent_fork_unlock();
-	pthread_mutex_unlock(&mheap_.lock);
-	mcache_fork_unlock();
+	mutex_unlock(&mheap_.lock);
+	sweep_fork_unlock();
 	for (unsigned i = NUM_SPAN_CLASSES; i-- > 0;)
 		spin_unlock(&mheap_.central_gc[i].lock);
 	for (unsigned i = NUM_SIZE_CLASSES; i-- > 0;)
 		spin_unlock(&mheap_.central_manual[i].lock);
+	mcache_fork_unlock();
+	roots_fork_unlock();
+	final_fork_unlock();
 	scavenge_fork_unlock(child);
+	thread_start_fork_unlock();
 	thread_fork_unlock(child);
+	pthread_mutex_unlock(&gc.lock);
+	roots_end();
+	if (child)
+		gc_fork_child();
 }
 
 static void fork_prepare(void)

@@ -1,11 +1,12 @@
 /*
- * malloc.c: the allocation entry points of the manual heap, and the tiny
- * allocator (after Go's mallocgc in malloc.go).
+ * malloc.c: the allocation entry points of the manual heap
+ * (after Go's mallocgc in malloc.go).
  *
  * Small objects (<= 32 KiB): size -> class by table, a slot from the
  * thread's cached span by ctz on its alloc cache; no lock, no syscall, no
  * division.  Everything else (a cache miss, a large object) is in a
- * separate non-inlined slow path.  Memory is cleared only when the caller
+ * separate non-inlined slow path.  The collected heap's entry points,
+ * and the tiny allocator, are in mallocgc.c.  Memory is cleared only when the caller
  * asked for zeroes and the span may hold old data (needzero): fresh pages
  * from the kernel are never cleared again.
  */
@@ -157,42 +158,4 @@ void *gort_realloc(void *p, size_t size)
 	memcpy(q, p, size < old ? size : old);
 	gort_free(p);
 	return q;
-}
-
-void *malloc_tiny(size_t size)
-{
-	GORT_ASSERT(1, size > 0 && size < TINY_SIZE);
-	mcache *c = mcache_tls;
-	uintptr_t off = c->tinyoffset;
-	/* Align within the block by the object's own natural alignment. */
-	if ((size & 7) == 0)
-		off = align_up(off, 8);
-	else if ((size & 3) == 0)
-		off = align_up(off, 4);
-	else if ((size & 1) == 0)
-		off = align_up(off, 2);
-	if (off + size <= TINY_SIZE && c->tiny) {
-		c->tinyoffset = off + size;
-		owner_add(&c->tiny_allocs, 1);
-		return (void *)(c->tiny + off);
-	}
-	const unsigned spc = TINY_SPAN_CLASS;
-	mspan *s = c->alloc[spc];
-	void *p = mspan_next_free_fast(s);
-	if (!p) {
-		c = mcache_self();
-		p = mcache_refill(c, &c->alloc[spc], &mheap_.central_gc[spc]);
-		if (!p)
-			gort_throw("runtime: out of memory allocating a tiny block");
-		s = c->alloc[spc];
-	}
-	owner_add(&c->nmalloc[TINY_SIZE_CLASS], 1);
-	if (s->needzero)
-		memset(p, 0, TINY_SIZE);
-	/* Keep whichever block has more room left. */
-	if (size < c->tinyoffset || !c->tiny) {
-		c->tiny = (uintptr_t)p;
-		c->tinyoffset = size;
-	}
-	return p;
 }

@@ -5,10 +5,12 @@
  * totals of dead threads; it is a leaf except for persistent_lock.
  * Thread exit is caught with a pthread key destructor.
  */
+#include "crit.h"
 #include "mcache.h"
 #include "check.h"
 #include "fixalloc.h"
 #include "mheap.h"
+#include "mgc.h"
 
 #include <pthread.h>
 
@@ -50,13 +52,13 @@ mcache *mcache_self(void)
 	if (c != &mcache_empty)
 		return c;
 	mheap_init();
-	pthread_mutex_lock(&cache_lock);
+	mutex_lock(&cache_lock);
 	c = fixalloc_alloc(&cachealloc, true);
 	c->allnext = allcaches;
 	if (allcaches)
 		allcaches->allprev = c;
 	allcaches = c;
-	pthread_mutex_unlock(&cache_lock);
+	mutex_unlock(&cache_lock);
 	mcache_reset(c);
 	mcache_tls = c;
 	pthread_setspecific(cache_key, c);
@@ -91,6 +93,56 @@ void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 	return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 }
 
+void *mcache_refill_gc(mcache *c, unsigned spc)
+{
+	mspan *s = c->alloc[spc];
+	if (s != &mspan_empty) {
+		uint32_t idx = mspan_next_free_index(s);
+		if (idx < s->nelems)
+			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+		c->alloc[spc] = &mspan_empty;
+		gc_uncache_span(s);
+	}
+	s = gc_cache_span(&mheap_.central_gc[spc], c);
+	if (!s)
+		return NULL;
+	c->alloc[spc] = s;
+	uint32_t idx = mspan_next_free_index(s);
+	GORT_ASSERT(1, idx < s->nelems);
+	return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+}
+
+void mcache_release_gc_locked(mcache *c)
+{
+	for (unsigned i = 2; i < NUM_SPAN_CLASSES; i++) {
+		mspan *s = c->alloc[i];
+		if (s != &mspan_empty) {
+			c->alloc[i] = &mspan_empty;
+			gc_uncache_span(s);
+		}
+	}
+	/* The tiny block may be collected once the objects in it die. */
+	c->tiny = c->tinyoffset = 0;
+}
+
+void mcache_release_gc_self(void)
+{
+	mcache *c = mcache_tls;
+	if (c == &mcache_empty)
+		return;
+	mutex_lock(&cache_lock);
+	mcache_release_gc_locked(c);
+	mutex_unlock(&cache_lock);
+}
+
+void mcache_flush_gc_all(void)
+{
+	mutex_lock(&cache_lock);
+	for (mcache *c = allcaches; c; c = c->allnext)
+		mcache_release_gc_locked(c);
+	mutex_unlock(&cache_lock);
+}
+
 static void release_slot(mspan **slot, mcentral *central)
 {
 	mspan *s = *slot;
@@ -108,9 +160,9 @@ void mcache_release_all(mcache *c)
 		return;
 	for (unsigned i = 1; i < NUM_SIZE_CLASSES; i++)
 		release_slot(&c->manual[i], &mheap_.central_manual[i]);
-	for (unsigned i = 2; i < NUM_SPAN_CLASSES; i++)
-		release_slot(&c->alloc[i], &mheap_.central_gc[i]);
-	c->tiny = c->tinyoffset = 0;
+	mutex_lock(&cache_lock); /* against a collector flushing every cache */
+	mcache_release_gc_locked(c);
+	mutex_unlock(&cache_lock);
 }
 
 static void mcache_destroy(void *arg)
@@ -118,7 +170,7 @@ static void mcache_destroy(void *arg)
 	mcache *c = arg;
 	mcache_release_all(c);
 	mcache_tls = &mcache_empty;
-	pthread_mutex_lock(&cache_lock);
+	mutex_lock(&cache_lock);
 	for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++) {
 		dead_nmalloc[i] += c->nmalloc[i];
 		dead_nfree[i] += c->nfree[i];
@@ -131,17 +183,17 @@ static void mcache_destroy(void *arg)
 	if (c->allnext)
 		c->allnext->allprev = c->allprev;
 	fixalloc_free(&cachealloc, c);
-	pthread_mutex_unlock(&cache_lock);
+	mutex_unlock(&cache_lock);
 }
 
 void mcache_fork_lock(void)
 {
-	pthread_mutex_lock(&cache_lock);
+	mutex_lock(&cache_lock);
 }
 
 void mcache_fork_unlock(void)
 {
-	pthread_mutex_unlock(&cache_lock);
+	mutex_unlock(&cache_lock);
 }
 
 void mcache_count_orphan_free(unsigned sizeclass)
@@ -153,7 +205,7 @@ void mcache_sum_stats(uint64_t nmalloc[NUM_SIZE_CLASSES], uint64_t nfree[NUM_SIZ
 		      uintptr_t *inuse_bytes)
 {
 	uintptr_t ncaches = 0;
-	pthread_mutex_lock(&cache_lock);
+	mutex_lock(&cache_lock);
 	uint64_t tiny = dead_tiny;
 	for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++) {
 		nmalloc[i] = dead_nmalloc[i];
@@ -167,7 +219,7 @@ void mcache_sum_stats(uint64_t nmalloc[NUM_SIZE_CLASSES], uint64_t nfree[NUM_SIZ
 		tiny += load_relaxed(&c->tiny_allocs);
 		ncaches++;
 	}
-	pthread_mutex_unlock(&cache_lock);
+	mutex_unlock(&cache_lock);
 	*tiny_allocs = tiny;
 	*inuse_bytes = ncaches * cachealloc.size;
 }

@@ -38,6 +38,18 @@ GORT_HIDDEN mcache *mcache_self(void);
 /* Slow path: the next object from *slot's span, refilling from central.
  * NULL when the heap is out of memory. */
 GORT_HIDDEN void *mcache_refill(mcache *c, mspan **slot, mcentral *central);
+/* The collected heap's refill: the next object of span class spc, taking a
+ * swept span from the central list (sweeping one if need be).  Inside a
+ * critical section.  NULL when out of memory. */
+GORT_HIDDEN void *mcache_refill_gc(mcache *c, unsigned spc);
+/* Gives c's GC spans back (cache_lock held; c's owner is stopped, in this
+ * call, or gone). */
+GORT_HIDDEN void mcache_release_gc_locked(mcache *c);
+/* Gives the calling thread's GC spans back. */
+GORT_HIDDEN void mcache_release_gc_self(void);
+/* World stopped: every cache's GC spans back to the central lists, so the
+ * collector owns every span (Go's flushing of each P's mcache). */
+GORT_HIDDEN void mcache_flush_gc_all(void);
 /* Gives every cached span back (thread exit, gort_free_os_memory). */
 GORT_HIDDEN void mcache_release_all(mcache *c);
 /* fork(): hold and release cache_lock around the fork (fork.c). */

@@ -7,6 +7,7 @@
  * the free that makes room in it.  A span taken off the list stays PARTIAL
  * while its taker sweeps it, so freers keep leaving it alone.
  */
+#include "crit.h"
 #include "mcentral.h"
 #include "check.h"
 #include "mheap.h"

@@ -22,6 +22,10 @@ typedef struct mcentral {
 	uintptr_t npartial;  /* spans on the list */
 	uintptr_t pushes;    /* spans ever listed (lock); lets the reclaimer skip quiet lists */
 	uintptr_t reclaimed_at; /* pushes at the last reclaim (reclaim_lock) */
+	/* The collected heap (sweep.c): LIFO lists through s->next, indexed
+	 * by sweepgen parity: [gc_swept_index()] swept this cycle, the other
+	 * unswept.  partial: some slot free; full: none. */
+	mspan *gcpartial[2], *gcfull[2];
 	uint8_t sizeclass;
 	uint8_t spanclass;
 	uint8_t kind;        /* enum mspan_kind */

@@ -8,6 +8,7 @@
  * are handed to the page allocator as "scavenged", which is how a span
  * knows it need not clear them (needzero).  From Go's mheap.go.
  */
+#include "crit.h"
 #include "mheap.h"
 #include "arena.h"
 #include "check.h"
@@ -96,15 +97,15 @@ mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass
 	unsigned b = bucket_for(sizeclass ? class_to_nelems[sizeclass] : 1);
 	uintptr_t scav = 0;
 	bool grew = false;
-	pthread_mutex_lock(&mheap_.lock);
+	mutex_lock(&mheap_.lock);
 	uintptr_t base = pages_alloc_locked(npages, &scav, &grew);
 	if (!base) {
-		pthread_mutex_unlock(&mheap_.lock);
+		mutex_unlock(&mheap_.lock);
 		return NULL;
 	}
 	mspan *s = fixalloc_alloc(&mheap_.spanalloc[b], false);
 	mheap_.spans_inuse[sizeclass]++;
-	pthread_mutex_unlock(&mheap_.lock);
+	mutex_unlock(&mheap_.lock);
 	(void)grew;
 	scavenger_start(); /* once; again in a forked child */
 	s->bucket = (uint8_t)b;
@@ -118,10 +119,10 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 	GORT_ASSERT(1, is_pow2(align_bytes) && align_bytes >= PAGE_BYTES);
 	uintptr_t extra = align_bytes / PAGE_BYTES - 1, scav = 0;
 	bool grew = false;
-	pthread_mutex_lock(&mheap_.lock);
+	mutex_lock(&mheap_.lock);
 	uintptr_t base = pages_alloc_locked(npages + extra, &scav, &grew);
 	if (!base) {
-		pthread_mutex_unlock(&mheap_.lock);
+		mutex_unlock(&mheap_.lock);
 		return NULL;
 	}
 	/* Give back the pages before and after the aligned run. */
@@ -133,7 +134,7 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 		pagealloc_free(&mheap_.pages, aligned + npages * PAGE_BYTES, tail);
 	mspan *s = fixalloc_alloc(&mheap_.spanalloc[0], false);
 	mheap_.spans_inuse[0]++;
-	pthread_mutex_unlock(&mheap_.lock);
+	mutex_unlock(&mheap_.lock);
 	if (grew)
 		scavenger_start();
 	s->bucket = 0;
@@ -148,21 +149,21 @@ void mheap_free_span(mspan *s)
 	 * late FULL->PARTIAL CAS from reviving the recycled record. */
 	store_seqcst(&s->where, 0);
 	store_release(&s->state, MSPAN_DEAD);
-	pthread_mutex_lock(&mheap_.lock);
+	mutex_lock(&mheap_.lock);
 	pagealloc_free(&mheap_.pages, s->base, s->npages);
 	mheap_.spans_inuse[s->sizeclass]--;
 	fixalloc_free(&mheap_.spanalloc[s->bucket], s);
 	scavenger_note_free_locked();
-	pthread_mutex_unlock(&mheap_.lock);
+	mutex_unlock(&mheap_.lock);
 }
 
 void mheap_page_counts(uintptr_t *inuse, uintptr_t *idle, uintptr_t *released)
 {
-	pthread_mutex_lock(&mheap_.lock);
+	mutex_lock(&mheap_.lock);
 	uintptr_t total = pagealloc_total_pages(&mheap_.pages);
 	uintptr_t free = pagealloc_free_pages(&mheap_.pages);
 	uintptr_t scav = pagealloc_scavenged_pages(&mheap_.pages);
-	pthread_mutex_unlock(&mheap_.lock);
+	mutex_unlock(&mheap_.lock);
 	*inuse = total - free;
 	*idle = free - scav;
 	*released = scav;

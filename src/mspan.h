@@ -80,13 +80,29 @@ typedef struct mspan {
 	uintptr_t limit;           /* end of object data: base + nelems * elemsize */
 	struct mspan *next, *prev; /* mcentral partial list; its lock */
 	struct mcentral *central;  /* the list a small span returns to */
+	/* The collected heap (kind SPAN_GC) only: */
+	uint32_t sweepgen;         /* == gc.sweepgen: swept this cycle (mgc.h) */
+	uint32_t gcflags;          /* large objects: LARGE_* below */
+	const struct gort_type *gctype; /* large typed object: its element type */
+	uintptr_t gcsize;          /* large object: bytes asked for (scan bound) */
 	uint64_t bits[];           /* per word w: alloc, freed_local, freed_remote */
 } mspan;
+
+/* A large GC object's layout (gcflags). */
+#define LARGE_CONSERVATIVE 1u /* every word may be a pointer */
+#define LARGE_TYPED 2u        /* an array of gctype, gcsize bytes */
 
 /* Bitmap words by index, computed rather than loaded. */
 #define span_alloc_word(s, w) ((s)->bits[3 * (w)])
 #define span_local_word(s, w) ((s)->bits[3 * (w) + 1])
 #define span_remote_word(s, w) ((s)->bits[3 * (w) + 2])
+/* Spans of the collected heap are never freed into, so the collector uses
+ * the freed_local and freed_remote words as its mark and checkmark bits:
+ * an object is allocated iff idx < freeindex or its alloc bit is set, and
+ * marked in the current cycle iff its mark bit is set (set atomically by
+ * the markers; cleared by the sweep that turns mark bits into alloc bits). */
+#define span_mark_word(s, w) ((s)->bits[3 * (w) + 1])
+#define span_checkmark_word(s, w) ((s)->bits[3 * (w) + 2])
 
 /* Sets up s for objects of sizeclass (0 = one large object) over
  * [base, base + npages pages).  Does not publish state. */

@@ -19,8 +19,10 @@
  * allocator then holds as "in use") and to give it back; the madvise call
  * itself runs unlocked.  scav_lock guards the wake-up flag only.
  */
+#include "crit.h"
 #include "gort.h"
 #include "scavenge.h"
+#include "thread.h"
 #include "check.h"
 #include "debugvars.h"
 #include "mcache.h"
@@ -66,10 +68,10 @@ static uint32_t pushes_since_pass; /* atomic: spans listed centrally since the l
 
 static void wake(void)
 {
-	pthread_mutex_lock(&scav_lock);
+	mutex_lock(&scav_lock);
 	scav_wake = true;
 	pthread_cond_signal(&scav_cond);
-	pthread_mutex_unlock(&scav_lock);
+	mutex_unlock(&scav_lock);
 }
 
 void scavenger_note_push(void)
@@ -91,19 +93,19 @@ void scavenger_note_free_locked(void)
 static uintptr_t scavenge_one(uintptr_t max_pages, bool force)
 {
 	uintptr_t base, npages;
-	pthread_mutex_lock(&mheap_.lock);
+	mutex_lock(&mheap_.lock);
 	if (!force && excess_locked() == 0) {
-		pthread_mutex_unlock(&mheap_.lock);
+		mutex_unlock(&mheap_.lock);
 		return 0;
 	}
 	bool ok = pagealloc_scavenge_take(&mheap_.pages, max_pages, &base, &npages);
-	pthread_mutex_unlock(&mheap_.lock);
+	mutex_unlock(&mheap_.lock);
 	if (!ok)
 		return 0;
 	os_unused((void *)base, npages * PAGE_BYTES, load_relaxed(&debug.madvdontneed));
-	pthread_mutex_lock(&mheap_.lock);
+	mutex_lock(&mheap_.lock);
 	pagealloc_scavenge_done(&mheap_.pages, base, npages);
-	pthread_mutex_unlock(&mheap_.lock);
+	mutex_unlock(&mheap_.lock);
 	return npages * PAGE_BYTES;
 }
 
@@ -124,10 +126,10 @@ uintptr_t reclaim_central_spans(bool only_if_new)
 	/* One pass at a time: a pass holds the spans it sweeps off their
 	 * lists, and gort_free_os_memory must not miss them. */
 	uintptr_t n = 0;
-	pthread_mutex_lock(&reclaim_lock);
+	mutex_lock(&reclaim_lock);
 	for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++)
 		n += mcentral_reclaim(&mheap_.central_manual[c], only_if_new);
-	pthread_mutex_unlock(&reclaim_lock);
+	mutex_unlock(&reclaim_lock);
 	return n;
 }
 
@@ -155,7 +157,7 @@ static void *scavenger_main(void *arg)
 		ncpu = 1;
 	int64_t sleep_ns = 0;
 	for (;;) {
-		pthread_mutex_lock(&scav_lock);
+		mutex_lock(&scav_lock);
 		if (!scav_wake) {
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -171,7 +173,7 @@ static void *scavenger_main(void *arg)
 			store_relaxed(&scav_parked, false);
 		}
 		scav_wake = false;
-		pthread_mutex_unlock(&scav_lock);
+		mutex_unlock(&scav_lock);
 
 		int64_t t0 = os_thread_cputime_ns();
 		store_relaxed(&pushes_since_pass, 0);
@@ -205,7 +207,7 @@ static void start_thread(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_t t;
-	if (pthread_create(&t, NULL, scavenger_main, NULL) == 0)
+	if (thread_create_internal(&t, scavenger_main, NULL) == 0)
 		pthread_detach(t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -214,30 +216,30 @@ void scavenger_start(void)
 {
 	if (likely(load_acquire(&scav_started)) || !debug.scavenger)
 		return;
-	pthread_mutex_lock(&start_lock);
+	mutex_lock(&start_lock);
 	if (!scav_started) {
 		start_thread();
 		store_release(&scav_started, true);
 	}
-	pthread_mutex_unlock(&start_lock);
+	mutex_unlock(&start_lock);
 }
 
 void scavenge_fork_lock(void)
 {
-	pthread_mutex_lock(&reclaim_lock);
-	pthread_mutex_lock(&start_lock);
+	mutex_lock(&reclaim_lock);
+	mutex_lock(&start_lock);
 }
 
 void scavenge_fork_lock_leaf(void)
 {
-	pthread_mutex_lock(&scav_lock);
+	mutex_lock(&scav_lock);
 }
 
 void scavenge_fork_unlock(bool child)
 {
-	pthread_mutex_unlock(&scav_lock);
-	pthread_mutex_unlock(&start_lock);
-	pthread_mutex_unlock(&reclaim_lock);
+	mutex_unlock(&scav_lock);
+	mutex_unlock(&start_lock);
+	mutex_unlock(&reclaim_lock);
 	if (child) {
 		/* Only the forking thread survives: the child starts its own
 		 * scavenger at its next span allocation. */

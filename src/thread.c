@@ -18,12 +18,15 @@
  * bdwgc's pthread_stop_world, in gort's own terms.
  */
 #include "thread.h"
+#include "gort.h"
 #include "atomic.h"
+#include "crit.h"
 #include "check.h"
 #include "fixalloc.h"
 #include "mheap.h"
 #include "os.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -42,11 +45,22 @@ static pthread_key_t thread_key;
 static sem_t ack_sem;
 static uint32_t stop_epoch, resume_epoch; /* atomic */
 
+__thread uint32_t crit_depth __attribute__((tls_model("initial-exec")));
+__thread uint32_t crit_stop_deferred __attribute__((tls_model("initial-exec")));
+static __thread uint32_t deferred_epoch __attribute__((tls_model("initial-exec")));
+
 static void suspend_handler(int sig, siginfo_t *info, void *uctx)
 {
 	int saved_errno = errno;
 	gthread *t = self_thread;
 	uint32_t epoch = load_acquire(&stop_epoch);
+	if (t && crit_depth > 0) {
+		/* Inside a critical section: stop at its end (crit.h). */
+		deferred_epoch = epoch;
+		crit_stop_deferred = 1;
+		errno = saved_errno;
+		return;
+	}
 	if (t) {
 		t->nregs = os_context_regs(uctx, t->regs, THREAD_SAVED_REGS, &t->stopped_sp);
 		store_release(&t->stop_epoch, epoch);
@@ -60,6 +74,45 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx)
 			sigsuspend(&wait);
 	}
 	errno = saved_errno;
+}
+
+/* The address of this function's own frame, below every frame of its
+ * caller (including the registers the caller spilled). */
+GORT_NOINLINE uintptr_t thread_current_sp(void)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	__asm__ volatile("" : "+r"(sp)); /* keep the call */
+	return sp;
+}
+
+void thread_deferred_stop(void)
+{
+	gthread *t = self_thread;
+	crit_stop_deferred = 0;
+	signal_fence();
+	if (!t)
+		return;
+	uint32_t epoch = deferred_epoch;
+	/* Block SIG_RESUME before acknowledging so that the resume cannot be
+	 * consumed before sigsuspend below waits for it. */
+	sigset_t block, old, wait;
+	sigemptyset(&block);
+	sigaddset(&block, SIG_RESUME);
+	sigaddset(&block, SIG_SUSPEND);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	/* Callee-saved registers go to this frame; caller-saved ones are dead
+	 * across the call that brought us here.  The collector scans from
+	 * below this frame. */
+	__builtin_unwind_init();
+	t->nregs = 0;
+	t->stopped_sp = thread_current_sp();
+	store_release(&t->stop_epoch, epoch);
+	sem_post(&ack_sem);
+	sigfillset(&wait);
+	sigdelset(&wait, SIG_RESUME);
+	while ((int32_t)(load_acquire(&resume_epoch) - epoch) < 0)
+		sigsuspend(&wait);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void resume_handler(int sig)
@@ -135,6 +188,7 @@ void thread_unregister(void)
 	gthread *t = self_thread;
 	if (!t)
 		return;
+	gc_thread_detach(); /* no GC spans cached by a thread the collector cannot stop */
 	pthread_mutex_lock(&thread_lock);
 	if (t->prev)
 		t->prev->next = t->next;
@@ -210,4 +264,129 @@ void thread_fork_unlock(bool child)
 		}
 	}
 	pthread_mutex_unlock(&thread_lock);
+}
+
+/* --- Threads created by the program register themselves ----------------
+ *
+ * gort defines pthread_create, so that a program linked with it (or running
+ * with it preloaded) has every new thread registered before its start
+ * routine runs; the real function is the next definition (libc's, or a
+ * sanitizer's interceptor).  Until the child has registered, the argument
+ * it was given may be the only reference to a GC object: it is kept on the
+ * pending list, which the collector scans. */
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+struct start_args {
+	void *(*fn)(void *);
+	void *arg;
+	struct start_args *next, *prev; /* pending list; start_lock */
+};
+
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct start_args *pending_starts;
+static fixalloc startalloc; /* start_lock */
+static pthread_create_fn real_create;
+
+static pthread_create_fn real_pthread_create(void)
+{
+	pthread_create_fn f = load_acquire(&real_create);
+	if (!f) {
+		f = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+		if (!f)
+			gort_throw("runtime: cannot find the real pthread_create");
+		store_release(&real_create, f);
+	}
+	return f;
+}
+
+int thread_create_internal(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	/* Runtime threads start with the stop signals blocked: they are never
+	 * registered and never stopped. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIG_SUSPEND);
+	sigaddset(&block, SIG_RESUME);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	int r = real_pthread_create()(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+static void pending_remove_locked(struct start_args *a)
+{
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		pending_starts = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+}
+
+static void *thread_start(void *p)
+{
+	struct start_args *a = p;
+	thread_register();
+	void *(*fn)(void *) = a->fn;
+	void *arg = a->arg;
+	mutex_lock(&start_lock);
+	pending_remove_locked(a);
+	fixalloc_free(&startalloc, a);
+	mutex_unlock(&start_lock);
+	return fn(arg);
+}
+
+GORT_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	pthread_create_fn create = real_pthread_create();
+	thread_init();
+	mutex_lock(&start_lock);
+	if (startalloc.size == 0)
+		fixalloc_init(&startalloc, sizeof(struct start_args));
+	struct start_args *a = fixalloc_alloc(&startalloc, true);
+	a->fn = fn;
+	a->arg = arg;
+	a->next = pending_starts;
+	if (pending_starts)
+		pending_starts->prev = a;
+	pending_starts = a;
+	mutex_unlock(&start_lock);
+	int r = create(t, attr, thread_start, a);
+	if (r != 0) {
+		mutex_lock(&start_lock);
+		pending_remove_locked(a);
+		fixalloc_free(&startalloc, a);
+		mutex_unlock(&start_lock);
+	}
+	return r;
+}
+
+void thread_scan_pending(void (*fn)(uintptr_t word, void *arg), void *arg)
+{
+	mutex_lock(&start_lock);
+	for (struct start_args *a = pending_starts; a; a = a->next)
+		fn((uintptr_t)a->arg, arg);
+	mutex_unlock(&start_lock);
+}
+
+void thread_start_fork_lock(void)
+{
+	mutex_lock(&start_lock);
+}
+
+void thread_start_fork_unlock(void)
+{
+	mutex_unlock(&start_lock);
+}
+
+void gort_thread_unregister(void)
+{
+	thread_unregister();
+}
+
+void gort_thread_register(void)
+{
+	if (!thread_register())
+		gort_throw("gort_thread_register: cannot find the thread's stack");
 }

@@ -58,4 +58,17 @@ GORT_HIDDEN void thread_fork_unlock(bool child);
  * caller must hold the registry through stw_stop). */
 GORT_HIDDEN void thread_for_each(void (*fn)(gthread *t, void *arg), void *arg);
 
+/* The caller's stack pointer, conservatively: an address below every frame
+ * of the caller. */
+GORT_HIDDEN uintptr_t thread_current_sp(void);
+/* Starts a runtime thread (never registered, stop signals blocked). */
+GORT_HIDDEN int thread_create_internal(pthread_t *t, void *(*fn)(void *), void *arg);
+/* Calls fn for the argument of every thread created but not yet registered
+ * (a root: it may be the only reference to a GC object). */
+GORT_HIDDEN void thread_scan_pending(void (*fn)(uintptr_t word, void *arg), void *arg);
+GORT_HIDDEN void thread_start_fork_lock(void);
+GORT_HIDDEN void thread_start_fork_unlock(void);
+/* Unregistering must first give back the thread's GC cache (mgc.c). */
+GORT_HIDDEN void gc_thread_detach(void);
+
 #endif

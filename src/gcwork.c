@@ -1,0 +1,135 @@
+/*
+ * gcwork.c: work buffers (see gcwork.h).
+ *
+ * Balancing, as Go's gcWork does it: a marker whose first buffer fills
+ * swaps to its second; when both are full, it publishes one on the global
+ * list, so an object graph that fans out feeds idle markers quickly.
+ */
+#include "gcwork.h"
+#include "atomic.h"
+#include "check.h"
+#include "os.h"
+#include "spinlock.h"
+
+#define WORKBUF_CHUNK (64 * sizeof(workbuf))
+
+static spinlock wb_lock = SPINLOCK_INIT;
+static workbuf *wb_full, *wb_empty;
+static uintptr_t wb_nfull; /* atomic read as a hint */
+
+static workbuf *getempty(void)
+{
+	spin_lock(&wb_lock);
+	workbuf *b = wb_empty;
+	if (b)
+		wb_empty = b->next;
+	spin_unlock(&wb_lock);
+	if (!b) {
+		char *chunk = os_alloc(WORKBUF_CHUNK);
+		if (!chunk)
+			gort_throw("runtime: out of memory allocating mark work buffers");
+		b = (workbuf *)chunk;
+		spin_lock(&wb_lock);
+		for (uintptr_t off = sizeof(workbuf); off < WORKBUF_CHUNK; off += sizeof(workbuf)) {
+			workbuf *e = (workbuf *)(chunk + off);
+			e->next = wb_empty;
+			wb_empty = e;
+		}
+		spin_unlock(&wb_lock);
+	}
+	b->n = 0;
+	b->next = NULL;
+	return b;
+}
+
+static void putfull(workbuf *b)
+{
+	spin_lock(&wb_lock);
+	b->next = wb_full;
+	wb_full = b;
+	store_relaxed(&wb_nfull, wb_nfull + 1);
+	spin_unlock(&wb_lock);
+}
+
+static void putempty(workbuf *b)
+{
+	spin_lock(&wb_lock);
+	b->next = wb_empty;
+	wb_empty = b;
+	spin_unlock(&wb_lock);
+}
+
+static workbuf *trygetfull(void)
+{
+	if (!load_relaxed(&wb_nfull))
+		return NULL;
+	spin_lock(&wb_lock);
+	workbuf *b = wb_full;
+	if (b) {
+		wb_full = b->next;
+		store_relaxed(&wb_nfull, wb_nfull - 1);
+	}
+	spin_unlock(&wb_lock);
+	return b;
+}
+
+void gcwork_init(gcwork *w)
+{
+	w->w1 = getempty();
+	w->w2 = getempty();
+	w->bytes_marked = 0;
+	w->scan_bytes = 0;
+	w->checkmark = false;
+}
+
+void gcwork_put_slow(gcwork *w, uintptr_t obj)
+{
+	workbuf *t = w->w1;
+	w->w1 = w->w2;
+	w->w2 = t;
+	if (w->w1->n == WORKBUF_OBJS) {
+		putfull(w->w1);
+		w->w1 = getempty();
+	}
+	w->w1->obj[w->w1->n++] = obj;
+}
+
+uintptr_t gcwork_get_slow(gcwork *w)
+{
+	workbuf *t = w->w1;
+	w->w1 = w->w2;
+	w->w2 = t;
+	if (w->w1->n)
+		return w->w1->obj[--w->w1->n];
+	workbuf *b = trygetfull();
+	if (!b)
+		return 0;
+	putempty(w->w1);
+	w->w1 = b;
+	return b->obj[--b->n];
+}
+
+void gcwork_flush(gcwork *w)
+{
+	if (w->w1->n) {
+		putfull(w->w1);
+		w->w1 = getempty();
+	}
+	if (w->w2->n) {
+		putfull(w->w2);
+		w->w2 = getempty();
+	}
+}
+
+void gcwork_dispose(gcwork *w)
+{
+	GORT_ASSERT(1, w->w1->n == 0 && w->w2->n == 0);
+	putempty(w->w1);
+	putempty(w->w2);
+	w->w1 = w->w2 = NULL;
+}
+
+bool gcwork_global_available(void)
+{
+	return load_relaxed(&wb_nfull) != 0;
+}

@@ -1,0 +1,296 @@
+/*
+ * mallocgc.c: allocation in the collected heap (Go's mallocgc): gort_alloc,
+ * gort_new, gort_new_array, the tiny allocator, and the heap bits.
+ *
+ * The fast path is the manual heap's (a ctz on the cached span's alloc
+ * cache), run inside a critical section (crit.h) so that the collector
+ * never stops a thread half-way through taking a slot; after it come the
+ * clearing of reused memory and, for objects that may hold pointers, their
+ * heap bits.  A refill (slow path) first makes sure the thread is
+ * registered, and starts a cycle when the heap has reached its trigger.
+ *
+ * Heap bits (arena.h) tell the markers which words of a small object to
+ * scan: all the words asked for (conservative object), or the pointer
+ * fields of its type repeated over the array.  They are rewritten at every
+ * allocation, so a reused slot never inherits them.
+ */
+#include "gort.h"
+#include "arena.h"
+#include "atomic.h"
+#include "check.h"
+#include "crit.h"
+#include "malloc.h"
+#include "mcache.h"
+#include "mgc.h"
+#include "mheap.h"
+#include "sizeclass.h"
+#include "thread.h"
+
+#include <string.h>
+
+/* --- heap bits */
+
+static void bits_write(uint64_t *hb, uintptr_t k, uintptr_t n, bool set)
+{
+	while (n) {
+		unsigned shift = k & 63;
+		uintptr_t take = min_uptr(64 - shift, n);
+		uint64_t m = (take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1)) << shift;
+		if (set)
+			hb[k >> 6] |= m;
+		else
+			hb[k >> 6] &= ~m;
+		k += take;
+		n -= take;
+	}
+}
+
+/* An object crossing into the next arena (its span does): word by word. */
+static GORT_NOINLINE void heapbits_write_slow(uintptr_t p, uintptr_t nwords, bool set)
+{
+	for (uintptr_t i = 0; i < nwords; i++) {
+		uintptr_t a = p + i * 8;
+		bits_write(arena_of(a)->heapbits, (a & (ARENA_BYTES - 1)) >> 3, 1, set);
+	}
+}
+
+GORT_INLINE bool crosses_arena(uintptr_t p, uintptr_t len)
+{
+	return ((p ^ (p + len - 1)) >> ARENA_SHIFT) != 0;
+}
+
+static void heapbits_conservative(uintptr_t p, uintptr_t elemsize, uintptr_t size)
+{
+	uintptr_t nw = elemsize >> 3, np = align_up(size, 8) >> 3;
+	if (unlikely(crosses_arena(p, elemsize))) {
+		heapbits_write_slow(p, nw, false);
+		heapbits_write_slow(p, np, true);
+		return;
+	}
+	uint64_t *hb = arena_of(p)->heapbits;
+	uintptr_t k = (p & (ARENA_BYTES - 1)) >> 3;
+	if (np < nw)
+		bits_write(hb, k + np, nw - np, false);
+	bits_write(hb, k, np, true);
+}
+
+static __attribute__((noreturn, cold)) void bad_type(const gort_type *t)
+{
+	gort_throw_addr("gort_new: bad type descriptor at", (uintptr_t)t);
+}
+
+/* n elements of t at p; checks the offsets as it goes. */
+static void heapbits_typed(uintptr_t p, uintptr_t elemsize, const gort_type *t, uintptr_t n)
+{
+	if (unlikely(crosses_arena(p, elemsize))) {
+		heapbits_write_slow(p, elemsize >> 3, false);
+		for (uintptr_t e = 0; e < n; e++)
+			for (uint32_t i = 0; i < t->nptrs; i++)
+				heapbits_write_slow(p + e * t->size + t->ptroffs[i], 1, true);
+		return;
+	}
+	uint64_t *hb = arena_of(p)->heapbits;
+	uintptr_t k0 = (p & (ARENA_BYTES - 1)) >> 3;
+	bits_write(hb, k0, elemsize >> 3, false);
+	uintptr_t stride = t->size >> 3;
+	for (uintptr_t e = 0, k = k0; e < n; e++, k += stride) {
+		for (uint32_t i = 0; i < t->nptrs; i++) {
+			uintptr_t w = k + (t->ptroffs[i] >> 3);
+			hb[w >> 6] |= (uint64_t)1 << (w & 63);
+		}
+	}
+}
+
+/* A descriptor is checked in full at each gort_new: a few compares per
+ * pointer field, against scanning garbage later. */
+static void check_type(const gort_type *t)
+{
+	if (unlikely(!t || t->magic != GORT_TYPE_MAGIC || t->size == 0 || (t->nptrs && (t->size & 7)) ||
+		     !is_pow2(t->align) || t->align > PAGE_BYTES || (t->nptrs && !t->ptroffs)))
+		bad_type(t);
+	size_t prev = 0;
+	for (uint32_t i = 0; i < t->nptrs; i++) {
+		size_t off = t->ptroffs[i];
+		if (unlikely((off & 7) || off + 8 > t->size || (i && off <= prev)))
+			bad_type(t);
+		prev = off;
+	}
+}
+
+/* --- allocation */
+
+/* Slow-path preamble, outside any critical section: the thread must be
+ * registered before it holds GC pointers, and may have to run a cycle. */
+static void gc_prepare_thread(void)
+{
+	if (unlikely(!thread_self()) && !thread_register())
+		gort_throw("gort_alloc: cannot register the calling thread (stack not found)");
+	GORT_ASSERT(1, crit_depth == 0);
+	gc_maybe_trigger();
+}
+
+/* Clears and describes a small object just taken from span s. */
+GORT_INLINE void finish_small(mcache *c, mspan *s, void *p, size_t size, const gort_type *t, uintptr_t n)
+{
+	owner_add(&c->nmalloc[s->sizeclass], 1);
+	if (s->needzero)
+		memset(p, 0, align_up(size, 8));
+	if (!(s->spanclass & 1)) {
+		if (t)
+			heapbits_typed((uintptr_t)p, s->elemsize, t, n);
+		else
+			heapbits_conservative((uintptr_t)p, s->elemsize, size);
+	}
+}
+
+static GORT_NOINLINE void *alloc_small_slow(unsigned spc, size_t size, const gort_type *t, uintptr_t n)
+{
+	gc_prepare_thread();
+	crit_enter();
+	mcache *c = mcache_self();
+	void *p = mcache_refill_gc(c, spc);
+	if (unlikely(!p)) {
+		crit_exit();
+		gc_throw_oom("gort_alloc", size);
+	}
+	finish_small(c, c->alloc[spc], p, size, t, n);
+	crit_exit();
+	return p;
+}
+
+GORT_INLINE void *alloc_small(unsigned cls, bool noscan, size_t size, const gort_type *t, uintptr_t n)
+{
+	unsigned spc = cls << 1 | noscan;
+	crit_enter();
+	mcache *c = mcache_tls;
+	mspan *s = c->alloc[spc];
+	void *p = mspan_next_free_fast(s);
+	if (likely(p)) {
+		finish_small(c, s, p, size, t, n);
+		crit_exit();
+		return p;
+	}
+	crit_exit();
+	return alloc_small_slow(spc, size, t, n);
+}
+
+static GORT_NOINLINE void *alloc_large(size_t size, bool noscan, const gort_type *t, uintptr_t align)
+{
+	if (unlikely(size > MAX_ALLOC_BYTES))
+		gort_throw("gort_alloc: size out of range");
+	gc_prepare_thread();
+	uintptr_t npages = align_up(size, PAGE_BYTES) >> PAGE_SHIFT;
+	crit_enter();
+	mspan *s = align > PAGE_BYTES ? mheap_alloc_span_aligned(npages, align, SPAN_GC)
+				      : mheap_alloc_span(npages, 0, noscan ? 1 : 0, SPAN_GC);
+	if (unlikely(!s)) {
+		crit_exit();
+		gc_throw_oom("gort_alloc", size);
+	}
+	s->spanclass = noscan ? 1 : 0;
+	s->alloc_cache = 0;
+	s->alloc_count = 1;
+	s->freeindex = 1;
+	s->gcsize = size;
+	s->gctype = t;
+	s->gcflags = noscan ? 0 : t ? LARGE_TYPED : LARGE_CONSERVATIVE;
+	store_relaxed(&s->where, SPAN_LARGE);
+	fetch_add_relaxed(&mheap_.large_allocs, 1);
+	fetch_add_relaxed(&mheap_.large_alloc_bytes, s->elemsize);
+	fetch_add_relaxed(&gc.heap_live, (int64_t)s->elemsize);
+	bool zero = s->needzero;
+	gc_large_add(s);
+	crit_exit();
+	/* Outside the critical section: a cycle may scan the object half
+	 * cleared (it is only reachable from our stack), which is harmless. */
+	if (zero)
+		memset((void *)s->base, 0, size);
+	return (void *)s->base;
+}
+
+void *malloc_tiny(size_t size)
+{
+	GORT_ASSERT(1, size > 0 && size < TINY_SIZE);
+	crit_enter();
+	mcache *c = mcache_tls;
+	uintptr_t off = c->tinyoffset;
+	/* Align within the block by the object's own natural alignment. */
+	if ((size & 7) == 0)
+		off = align_up(off, 8);
+	else if ((size & 3) == 0)
+		off = align_up(off, 4);
+	else if ((size & 1) == 0)
+		off = align_up(off, 2);
+	if (off + size <= TINY_SIZE && c->tiny) {
+		c->tinyoffset = off + size;
+		owner_add(&c->tiny_allocs, 1);
+		void *p = (void *)(c->tiny + off);
+		crit_exit();
+		return p;
+	}
+	const unsigned spc = TINY_SPAN_CLASS;
+	mspan *s = c->alloc[spc];
+	void *p = mspan_next_free_fast(s);
+	if (!p) {
+		crit_exit();
+		gc_prepare_thread();
+		crit_enter();
+		c = mcache_self();
+		p = mcache_refill_gc(c, spc);
+		if (!p) {
+			crit_exit();
+			gc_throw_oom("the tiny allocator", TINY_SIZE);
+		}
+		s = c->alloc[spc];
+	}
+	owner_add(&c->nmalloc[TINY_SIZE_CLASS], 1);
+	if (s->needzero)
+		memset(p, 0, TINY_SIZE);
+	/* Keep whichever block has more room left. */
+	if (size < c->tinyoffset || !c->tiny) {
+		c->tiny = (uintptr_t)p;
+		c->tinyoffset = size;
+	}
+	crit_exit();
+	return p;
+}
+
+void *gort_alloc(size_t size, unsigned flags)
+{
+	bool noscan = flags & GORT_NOSCAN;
+	if (likely(size - 1 < MAX_SMALL_SIZE)) { /* 1..32768; 0 wraps */
+		if (noscan && size < TINY_SIZE)
+			return malloc_tiny(size);
+		return alloc_small(size_to_class(size), noscan, size, NULL, 0);
+	}
+	if (size == 0)
+		return gort_alloc(1, flags);
+	return alloc_large(size, noscan, NULL, PAGE_BYTES);
+}
+
+static void *new_array(const gort_type *t, size_t n)
+{
+	check_type(t);
+	size_t size;
+	if (unlikely(__builtin_mul_overflow(t->size, n, &size) || size > MAX_ALLOC_BYTES))
+		gort_throw("gort_new_array: size overflow");
+	if (size == 0)
+		size = 8;
+	bool noscan = t->nptrs == 0;
+	if (size <= MAX_SMALL_SIZE) {
+		unsigned cls = t->align <= 8 ? size_to_class(size) : size_class_for_alignment(size, t->align);
+		if (cls)
+			return alloc_small(cls, noscan, size, noscan ? NULL : t, n);
+	}
+	return alloc_large(size, noscan, noscan ? NULL : t, t->align > PAGE_BYTES ? t->align : PAGE_BYTES);
+}
+
+void *gort_new(const gort_type *t)
+{
+	return new_array(t, 1);
+}
+
+void *gort_new_array(const gort_type *t, size_t n)
+{
+	return new_array(t, n);
+}

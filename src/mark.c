@@ -1,0 +1,308 @@
+/*
+ * mark.c: marking (Go's mgcmark.go): grey objects, scan them, drain the
+ * work in parallel, and the checkmark verification.
+ *
+ * An object is white (mark bit clear), grey (mark bit set, on a work
+ * buffer) or black (mark bit set, scanned).  A pointer is greyed only if it
+ * falls inside an allocated object of the collected heap: interior
+ * pointers keep their object, pointers to free slots, to the manual heap
+ * or outside the heap are ignored.  Small scan objects are scanned where
+ * their heap bits say a pointer may be; large objects describe themselves
+ * (conservative, typed array, or noscan) and are scanned in oblets of
+ * OBLET_BYTES so that one huge array is shared between markers.
+ *
+ * Mark bits are set with an atomic OR, so any number of markers (and, in
+ * the concurrent collector to come, write barriers) may grey at once; the
+ * OR's old value decides which one pushes the object.
+ *
+ * Termination: markers that run out of work count themselves idle (nwait);
+ * marking is over when all are idle and no buffer is on the global list,
+ * checked again after seeing everyone idle (an idle marker cannot publish).
+ *
+ * Scanning reads stacks, data segments and objects that sanitizers may
+ * consider poisoned or racy (the world is stopped; other threads' stacks
+ * hold redzones): the functions that read them are exempt from ASan/TSan.
+ */
+#include "mgc.h"
+#include "arena.h"
+#include "atomic.h"
+#include "check.h"
+#include "crit.h"
+#include "gcwork.h"
+#include "os.h"
+#include "thread.h"
+
+#include <errno.h>
+#include <semaphore.h>
+
+#define OBLET_BYTES ((uintptr_t)128 << 10)
+#define NO_SANITIZE __attribute__((no_sanitize("address", "thread")))
+
+static unsigned mark_nproc;   /* markers this cycle */
+static unsigned mark_nwait;   /* atomic: idle markers */
+static sem_t mark_start_sem, mark_done_sem;
+static unsigned helpers_started;
+static uint64_t helper_bytes_marked; /* atomic */
+static int64_t helper_cpu_ns;        /* atomic */
+static bool helper_checkmark;
+static uint64_t stack_bytes, global_bytes;
+static int64_t last_mark_cpu_ns;
+
+static __attribute__((noreturn, cold)) void checkmark_fail(uintptr_t base, mspan *s)
+{
+	print_str("runtime: gccheckmark: object 0x");
+	print_hex(base);
+	print_str(" (size ");
+	print_uint(s->elemsize);
+	print_str(", span class ");
+	print_uint(s->spanclass);
+	print_str(") is reachable but was not marked\n");
+	gort_throw_addr("gccheckmark: found unmarked object", base);
+}
+
+void mark_grey(gcwork *w, uintptr_t p)
+{
+	uintptr_t lo = load_relaxed(&arena_heap_lo);
+	if (p - lo >= load_relaxed(&arena_heap_hi) - lo)
+		return;
+	mspan *s = span_of(p);
+	if (!s || load_acquire(&s->state) != MSPAN_INUSE || s->kind != SPAN_GC)
+		return;
+	if (p < s->base || p >= s->limit)
+		return;
+	uint32_t idx = obj_index_of(s, p - s->base);
+	uint32_t wi = idx >> 6;
+	uint64_t bit = (uint64_t)1 << (idx & 63);
+	if (idx >= load_relaxed(&s->freeindex) && !(load_relaxed(&span_alloc_word(s, wi)) & bit))
+		return; /* a free slot */
+	uint64_t *mw = w->checkmark ? &span_checkmark_word(s, wi) : &span_mark_word(s, wi);
+	if (load_relaxed(mw) & bit)
+		return;
+	if (__atomic_fetch_or(mw, bit, __ATOMIC_RELAXED) & bit)
+		return;
+	uintptr_t base = s->base + (uintptr_t)idx * s->elemsize;
+	if (w->checkmark && !(load_relaxed(&span_mark_word(s, wi)) & bit))
+		checkmark_fail(base, s);
+	w->bytes_marked += s->elemsize;
+	if (s->spanclass & 1)
+		return; /* noscan: black at once */
+	gcwork_put(w, base);
+}
+
+uintptr_t mark_set(uintptr_t base)
+{
+	mspan *s = span_of(base);
+	uint32_t idx = obj_index_of(s, base - s->base);
+	uint64_t bit = (uint64_t)1 << (idx & 63);
+	if (__atomic_fetch_or(&span_mark_word(s, idx >> 6), bit, __ATOMIC_RELAXED) & bit)
+		return 0;
+	return s->elemsize;
+}
+
+bool mark_is_marked(uintptr_t base)
+{
+	mspan *s = span_of(base);
+	uint32_t idx = obj_index_of(s, base - s->base);
+	return load_relaxed(&span_mark_word(s, idx >> 6)) & ((uint64_t)1 << (idx & 63));
+}
+
+NO_SANITIZE void mark_scan_range(gcwork *w, uintptr_t lo, uintptr_t hi)
+{
+	lo = align_up(lo, sizeof(uintptr_t));
+	for (uintptr_t a = lo; a + sizeof(uintptr_t) <= hi; a += sizeof(uintptr_t))
+		mark_grey(w, *(const uintptr_t *)a);
+	w->scan_bytes += hi > lo ? hi - lo : 0;
+}
+
+/* A small object: the words its heap bits mark. */
+NO_SANITIZE static void scan_small(gcwork *w, uintptr_t base, uintptr_t elemsize)
+{
+	const uintptr_t *words = (const uintptr_t *)base;
+	uintptr_t nw = elemsize >> 3, i = 0;
+	while (i < nw) {
+		uintptr_t a = base + (i << 3);
+		heaparena *ha = arena_of(a);
+		uintptr_t k = (a & (ARENA_BYTES - 1)) >> 3;
+		unsigned shift = k & 63;
+		uintptr_t take = 64 - shift;
+		uint64_t bits = ha->heapbits[k >> 6] >> shift;
+		if (take > nw - i) {
+			take = nw - i;
+			bits &= ((uint64_t)1 << take) - 1;
+		}
+		while (bits) {
+			unsigned b = ctz64(bits);
+			bits &= bits - 1;
+			mark_grey(w, words[i + b]);
+		}
+		i += take;
+	}
+	w->scan_bytes += elemsize;
+}
+
+/* One oblet [p, end) of a large typed array of t starting at base. */
+NO_SANITIZE static void scan_typed_range(gcwork *w, uintptr_t base, const gort_type *t, uintptr_t p, uintptr_t end)
+{
+	uintptr_t size = t->size;
+	uintptr_t e = (p - base) / size; /* once per oblet: not a hot division */
+	for (uintptr_t eb = base + e * size; eb < end; eb += size)
+		for (uint32_t k = 0; k < t->nptrs; k++) {
+			uintptr_t a = eb + t->ptroffs[k];
+			if (a >= p && a < end)
+				mark_grey(w, *(const uintptr_t *)a);
+		}
+	w->scan_bytes += end - p;
+}
+
+/* Scans the object (or oblet) at p: the base of a grey object, or an
+ * address inside a large object where one of its oblets starts. */
+static void scan_object(gcwork *w, uintptr_t p)
+{
+	mspan *s = span_of(p);
+	if (s->sizeclass) {
+		scan_small(w, p, s->elemsize);
+		return;
+	}
+	uintptr_t base = s->base, end = base + s->gcsize;
+	if (p == base && s->gcsize > OBLET_BYTES) {
+		/* Queue the other oblets; marking them is already done. */
+		for (uintptr_t o = base + OBLET_BYTES; o < end; o += OBLET_BYTES)
+			gcwork_put(w, o);
+	}
+	uintptr_t stop = min_uptr(p + OBLET_BYTES, end);
+	if (s->gcflags & LARGE_TYPED)
+		scan_typed_range(w, base, s->gctype, p, stop);
+	else
+		mark_scan_range(w, p, stop);
+}
+
+void mark_scan_object(gcwork *w, uintptr_t base)
+{
+	mspan *s = span_of(base);
+	if (s->spanclass & 1)
+		return;
+	scan_object(w, base);
+}
+
+static void drain(gcwork *w)
+{
+	uintptr_t p;
+	while ((p = gcwork_get(w)) != 0)
+		scan_object(w, p);
+}
+
+/* Drains until every marker is idle and no work is left anywhere. */
+static void mark_loop(gcwork *w)
+{
+	for (;;) {
+		drain(w);
+		__atomic_fetch_add(&mark_nwait, 1, __ATOMIC_SEQ_CST);
+		for (unsigned spins = 0;; spins++) {
+			if (gcwork_global_available()) {
+				__atomic_fetch_sub(&mark_nwait, 1, __ATOMIC_SEQ_CST);
+				break;
+			}
+			if (__atomic_load_n(&mark_nwait, __ATOMIC_SEQ_CST) == mark_nproc &&
+			    !gcwork_global_available())
+				return;
+			if (spins < 256)
+				cpu_relax();
+			else
+				sched_yield();
+		}
+	}
+}
+
+static void *mark_helper(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		while (sem_wait(&mark_start_sem) != 0 && errno == EINTR)
+			;
+		int64_t t0 = os_thread_cputime_ns();
+		gcwork w;
+		gcwork_init(&w);
+		w.checkmark = helper_checkmark;
+		mark_loop(&w);
+		gcwork_dispose(&w);
+		fetch_add_relaxed(&helper_bytes_marked, w.bytes_marked);
+		fetch_add_relaxed(&helper_cpu_ns, os_thread_cputime_ns() - t0);
+		sem_post(&mark_done_sem);
+	}
+	return NULL;
+}
+
+static void start_helpers(unsigned n)
+{
+	if (!helpers_started) { /* (again in a forked child) */
+		sem_init(&mark_start_sem, 0, 0);
+		sem_init(&mark_done_sem, 0, 0);
+	}
+	while (helpers_started < n) {
+		pthread_t t;
+		if (thread_create_internal(&t, mark_helper, NULL) != 0)
+			break;
+		pthread_detach(t);
+		helpers_started++;
+	}
+}
+
+uint64_t mark_run(bool checkmark)
+{
+	unsigned nproc = checkmark ? 1 : gc.nproc;
+	if (nproc > 1) {
+		start_helpers(nproc - 1);
+		if (helpers_started < nproc - 1)
+			nproc = helpers_started + 1;
+	}
+	mark_nproc = nproc;
+	store_seqcst(&mark_nwait, 0);
+	store_relaxed(&helper_bytes_marked, 0);
+	store_relaxed(&helper_cpu_ns, 0);
+	helper_checkmark = checkmark;
+	for (unsigned i = 1; i < nproc; i++)
+		sem_post(&mark_start_sem);
+
+	int64_t t0 = os_thread_cputime_ns();
+	gcwork w;
+	gcwork_init(&w);
+	w.checkmark = checkmark;
+	/* Roots go out in full buffers as they fill, so helpers start at once. */
+	global_bytes = roots_scan_globals(&w);
+	stack_bytes = roots_scan_stacks(&w);
+	final_scan_roots(&w);
+	mark_loop(&w);
+	for (unsigned i = 1; i < nproc; i++)
+		while (sem_wait(&mark_done_sem) != 0 && errno == EINTR)
+			;
+	/* Marking ends when neither the markers nor the write barrier have
+	 * work left (the barrier only shades while mutators run alongside). */
+	while (barrier_flush()) {
+		mark_nproc = 1;
+		store_seqcst(&mark_nwait, 0);
+		mark_loop(&w);
+	}
+	gcwork_dispose(&w);
+	last_mark_cpu_ns = os_thread_cputime_ns() - t0 + load_relaxed(&helper_cpu_ns);
+	return w.bytes_marked + load_relaxed(&helper_bytes_marked) + barrier_bytes_marked();
+}
+
+uint64_t mark_stack_bytes(void)
+{
+	return stack_bytes;
+}
+
+uint64_t mark_global_bytes(void)
+{
+	return global_bytes;
+}
+
+int64_t mark_cpu_ns(void)
+{
+	return last_mark_cpu_ns;
+}
+
+void mark_fork_child(void)
+{
+	helpers_started = 0; /* the helpers stayed in the parent */
+}

@@ -1,0 +1,222 @@
+/*
+ * roots.c: where marking starts (Go's markroot): the writable segments of
+ * the program and of every loaded shared object, ranges added with
+ * gort_add_roots, arguments of threads not yet started, and the stacks and
+ * registers of registered threads.
+ *
+ * Segments are found with dl_iterate_phdr at every cycle, before the world
+ * stops (it takes the loader's lock, which a stopped thread may hold), so
+ * libraries loaded later with dlopen are roots from the next cycle on.
+ * gort interposes dlopen and dlclose to hold dl_lock across them: no object
+ * can be mapped or unmapped between the snapshot and the end of marking.
+ * The table of extra ranges is guarded by roots_lock (a critical-section
+ * lock: the collector takes it with the world stopped).
+ */
+#define _GNU_SOURCE
+#include "mgc.h"
+#include "atomic.h"
+#include "check.h"
+#include "crit.h"
+#include "fixalloc.h"
+#include "gcwork.h"
+#include "os.h"
+#include "thread.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <string.h>
+
+#define NO_SANITIZE __attribute__((no_sanitize("address", "thread")))
+
+struct range {
+	uintptr_t lo, hi;
+};
+
+/* Data segments of the last snapshot (gc.lock). */
+static struct range *segs;
+static size_t nsegs, capsegs;
+
+/* Extra roots (roots_lock). */
+static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct range *extra;
+static size_t nextra, capextra;
+
+/* Recursive: a library constructor run by dlopen may allocate and so
+ * start a cycle on the same thread. */
+static pthread_mutex_t dl_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+/* Grows a range table with memory from the OS (never the GC heap, which
+ * would make the table a root of itself). */
+static struct range *grow(struct range *old, size_t n, size_t *cap)
+{
+	size_t ncap = *cap ? *cap * 2 : 256;
+	struct range *t = os_alloc(ncap * sizeof *t);
+	if (!t)
+		gort_throw("runtime: out of memory growing the root table");
+	if (old) {
+		memcpy(t, old, n * sizeof *t);
+		os_free(old, *cap * sizeof *t);
+	}
+	*cap = ncap;
+	return t;
+}
+
+static int add_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (nsegs == capsegs)
+			segs = grow(segs, nsegs, &capsegs);
+		segs[nsegs++] = (struct range){lo, lo + ph->p_memsz};
+	}
+	return 0;
+}
+
+void roots_begin(void)
+{
+	pthread_mutex_lock(&dl_lock);
+}
+
+void roots_snapshot(void)
+{
+	nsegs = 0;
+	dl_iterate_phdr(add_segments, NULL);
+}
+
+void roots_end(void)
+{
+	pthread_mutex_unlock(&dl_lock);
+}
+
+static void grey_word(uintptr_t word, void *arg)
+{
+	mark_grey(arg, word);
+}
+
+uint64_t roots_scan_globals(gcwork *w)
+{
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < nsegs; i++) {
+		mark_scan_range(w, segs[i].lo, segs[i].hi);
+		bytes += segs[i].hi - segs[i].lo;
+	}
+	mutex_lock(&roots_lock);
+	for (size_t i = 0; i < nextra; i++)
+		mark_scan_range(w, extra[i].lo, extra[i].hi);
+	mutex_unlock(&roots_lock);
+	thread_scan_pending(grey_word, w);
+	return bytes;
+}
+
+struct stackscan {
+	gcwork *w;
+	gthread *self;
+	uintptr_t self_sp;
+	uint64_t bytes;
+};
+
+NO_SANITIZE static void scan_thread(gthread *t, void *arg)
+{
+	struct stackscan *ss = arg;
+	uintptr_t sp;
+	if (t == ss->self) {
+		sp = ss->self_sp;
+	} else {
+		/* Below the stack pointer: x86-64's 128-byte red zone. */
+		sp = t->stopped_sp - 128;
+		for (unsigned i = 0; i < t->nregs; i++)
+			mark_grey(ss->w, t->regs[i]);
+	}
+	if (sp < t->stack_lo || sp >= t->stack_hi)
+		sp = t->stack_lo; /* stopped on another stack (sigaltstack): take it all */
+	mark_scan_range(ss->w, sp, t->stack_hi);
+	ss->bytes += t->stack_hi - sp;
+}
+
+uint64_t roots_scan_stacks(gcwork *w)
+{
+	/* Our own callee-saved registers go onto our stack, below which
+	 * nothing of ours lives. */
+	__builtin_unwind_init();
+	struct stackscan ss = {w, thread_self(), thread_current_sp(), 0};
+	thread_for_each(scan_thread, &ss);
+	return ss.bytes;
+}
+
+void gort_add_roots(void *p, size_t len)
+{
+	uintptr_t lo = (uintptr_t)p;
+	if (len == 0)
+		return;
+	if (lo + len < lo)
+		gort_throw_addr("gort_add_roots: range wraps around the address space at", lo);
+	mutex_lock(&roots_lock);
+	if (nextra == capextra)
+		extra = grow(extra, nextra, &capextra);
+	extra[nextra++] = (struct range){lo, lo + len};
+	mutex_unlock(&roots_lock);
+}
+
+void gort_remove_roots(void *p)
+{
+	uintptr_t lo = (uintptr_t)p;
+	mutex_lock(&roots_lock);
+	for (size_t i = nextra; i-- > 0;) {
+		if (extra[i].lo == lo) {
+			extra[i] = extra[--nextra];
+			mutex_unlock(&roots_lock);
+			return;
+		}
+	}
+	mutex_unlock(&roots_lock);
+}
+
+void roots_fork_lock(void)
+{
+	pthread_mutex_lock(&dl_lock);
+	mutex_lock(&roots_lock);
+}
+
+void roots_fork_unlock(void)
+{
+	mutex_unlock(&roots_lock);
+	pthread_mutex_unlock(&dl_lock);
+}
+
+/* --- dlopen / dlclose, held off while the collector looks at segments. */
+
+typedef void *(*dlopen_fn)(const char *, int);
+typedef int (*dlclose_fn)(void *);
+
+GORT_EXPORT void *dlopen(const char *file, int mode)
+{
+	static dlopen_fn real;
+	dlopen_fn f = load_acquire(&real);
+	if (!f) {
+		f = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
+		store_release(&real, f);
+	}
+	pthread_mutex_lock(&dl_lock);
+	void *h = f(file, mode);
+	pthread_mutex_unlock(&dl_lock);
+	return h;
+}
+
+GORT_EXPORT int dlclose(void *handle)
+{
+	static dlclose_fn real;
+	dlclose_fn f = load_acquire(&real);
+	if (!f) {
+		f = (dlclose_fn)dlsym(RTLD_NEXT, "dlclose");
+		store_release(&real, f);
+	}
+	pthread_mutex_lock(&dl_lock);
+	int r = f(handle);
+	pthread_mutex_unlock(&dl_lock);
+	return r;
+}

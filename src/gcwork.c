@@ -133,3 +133,22 @@ bool gcwork_global_available(void)
 {
 	return load_relaxed(&wb_nfull) != 0;
 }
+
+void gcwork_balance(gcwork *w)
+{
+	if (w->w2->n) {
+		putfull(w->w2);
+		w->w2 = getempty();
+	} else if (w->w1->n > 4) {
+		/* Hand the older half of the stack to the idle markers. */
+		workbuf *b = getempty();
+		uintptr_t half = w->w1->n / 2;
+		for (uintptr_t i = 0; i < half; i++)
+			b->obj[i] = w->w1->obj[i];
+		b->n = half;
+		w->w1->n -= half;
+		for (uintptr_t i = 0; i < w->w1->n; i++)
+			w->w1->obj[i] = w->w1->obj[i + half];
+		putfull(b);
+	}
+}

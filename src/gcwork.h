@@ -39,6 +39,9 @@ GORT_HIDDEN void gcwork_dispose(gcwork *w);
 GORT_HIDDEN void gcwork_flush(gcwork *w);
 GORT_HIDDEN void gcwork_put_slow(gcwork *w, uintptr_t obj);
 GORT_HIDDEN uintptr_t gcwork_get_slow(gcwork *w);
+/* Shares w's work with idle markers: its second buffer, or half of its
+ * first (Go's gcWork.balance). */
+GORT_HIDDEN void gcwork_balance(gcwork *w);
 /* Whether the global full list has a buffer (racy hint). */
 GORT_HIDDEN bool gcwork_global_available(void);
 

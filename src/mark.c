@@ -86,6 +86,7 @@ void mark_grey(gcwork *w, uintptr_t p)
 	w->bytes_marked += s->elemsize;
 	if (s->spanclass & 1)
 		return; /* noscan: black at once */
+	__builtin_prefetch((const void *)base); /* scanned soon: the stack is LIFO */
 	gcwork_put(w, base);
 }
 
@@ -187,8 +188,14 @@ void mark_scan_object(gcwork *w, uintptr_t base)
 static void drain(gcwork *w)
 {
 	uintptr_t p;
-	while ((p = gcwork_get(w)) != 0)
+	unsigned n = 0;
+	while ((p = gcwork_get(w)) != 0) {
 		scan_object(w, p);
+		/* A depth-first walk keeps little on the stack: hand some of
+		 * it over whenever another marker is waiting for work. */
+		if ((++n & 31) == 0 && load_relaxed(&mark_nwait) && !gcwork_global_available())
+			gcwork_balance(w);
+	}
 }
 
 /* Drains until every marker is idle and no work is left anywhere. */

@@ -1,6 +1,7 @@
 # gort: one GNU Makefile.
 #   make                 the library (build/release/libgort.a, libgort.so)
-#   make demo            the main job: an allocation demo on the gort heap
+#   make demo            the main job: binary-trees on the collected heap, gctrace on
+#   make demo-manual     the manual heap and the scavenger at work
 #   make test            every test in the release build, then tests/run.sh summary
 #   make check           the same with GORT_CHECK_LEVEL=2 (the "debug" build)
 #   make asan | tsan     the tests under AddressSanitizer+UBSan / ThreadSanitizer
@@ -40,7 +41,7 @@ OBJS := $(SRCS:src/%.c=$(O)/obj/%.o)
 TEST_SRCS := $(wildcard tests/unit/*.c tests/stress/*.c tests/wrong/*.c)
 TEST_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
 
-.PHONY: all lib demo test check asan tsan bench install clean sizeclasses
+.PHONY: all lib demo demo-manual test check asan tsan bench install clean sizeclasses
 all lib: $(O)/libgort.a $(O)/libgort.so
 
 $(O)/obj/%.o: src/%.c $(wildcard src/*.h src/*.inc) include/gort.h
@@ -59,12 +60,15 @@ $(O)/tests/%: tests/%.c tests/testing.h $(O)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(O)/libgort.a $(MODE_LDFLAGS) $(LDLIBS)
 
-$(O)/demo: demo/demo.c $(O)/libgort.a
+$(O)/demo-%: demo/%.c $(O)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/libgort.a $(MODE_LDFLAGS) $(LDLIBS)
 
-demo: $(O)/demo
-	$(O)/demo
+demo: $(O)/demo-demo
+	$(O)/demo-demo
+
+demo-manual: $(O)/demo-manual
+	$(O)/demo-manual
 
 test: $(TEST_BINS)
 	@tests/run.sh $(O)/tests

@@ -100,46 +100,48 @@ typedef struct gort_type {
 	size_t align;             /* _Alignof the type */
 	const char *name;
 	const size_t *ptroffs;    /* byte offsets of the pointer fields, ascending */
+	uint64_t ptrmask;         /* bit i: word i is a pointer (first 64 words) */
 } gort_type;
 
 #define GORT_TYPE_MAGIC 0x67727479u /* "gryt" */
 
 /* GORT_TYPE(var, struct T, field...): defines `const gort_type var` for the
- * struct T whose pointer fields are the fields listed (up to 16).  Fields
- * must be listed in declaration order; each must be a pointer-sized,
- * pointer-aligned member. */
+ * struct T whose pointer fields are the fields listed (up to 16), in
+ * declaration order; each must be a pointer-sized, pointer-aligned member.
+ * The pointer bitmap of the first 64 words is computed at compile time. */
 #define GORT_TYPE(var, T, ...)                                                   \
-	static const size_t var##_gort_offs[] = {GORT__OFFS(T, __VA_ARGS__)};    \
+	static const size_t var##_gort_offs[] = {GORT__FE(GORT__OFF, T, __VA_ARGS__)}; \
 	const gort_type var = {GORT_TYPE_MAGIC,                                 \
 			       sizeof(var##_gort_offs) / sizeof(size_t),        \
-			       sizeof(T), _Alignof(T), #T, var##_gort_offs}
+			       sizeof(T), _Alignof(T), #T, var##_gort_offs,     \
+			       0 GORT__FE(GORT__BIT, T, __VA_ARGS__)}
 /* A type without pointer fields (allocated as GORT_NOSCAN). */
 #define GORT_TYPE_NOPTRS(var, T) \
-	const gort_type var = {GORT_TYPE_MAGIC, 0, sizeof(T), _Alignof(T), #T, 0}
+	const gort_type var = {GORT_TYPE_MAGIC, 0, sizeof(T), _Alignof(T), #T, 0, 0}
 
-#define GORT__OFFS(T, ...) GORT__FE(GORT__OFF, T, __VA_ARGS__)
-#define GORT__OFF(T, f) offsetof(T, f)
+#define GORT__OFF(T, f) offsetof(T, f),
+#define GORT__BIT(T, f) | (offsetof(T, f) < 512 ? (uint64_t)1 << (offsetof(T, f) / 8 % 64) : 0)
 #define GORT__N(_16, _15, _14, _13, _12, _11, _10, _9, _8, _7, _6, _5, _4, _3, _2, _1, N, ...) N
 #define GORT__FE(M, T, ...)                                                                \
 	GORT__N(__VA_ARGS__, GORT__FE16, GORT__FE15, GORT__FE14, GORT__FE13, GORT__FE12,   \
 		GORT__FE11, GORT__FE10, GORT__FE9, GORT__FE8, GORT__FE7, GORT__FE6,        \
 		GORT__FE5, GORT__FE4, GORT__FE3, GORT__FE2, GORT__FE1, )(M, T, __VA_ARGS__)
 #define GORT__FE1(M, T, a) M(T, a)
-#define GORT__FE2(M, T, a, ...) M(T, a), GORT__FE1(M, T, __VA_ARGS__)
-#define GORT__FE3(M, T, a, ...) M(T, a), GORT__FE2(M, T, __VA_ARGS__)
-#define GORT__FE4(M, T, a, ...) M(T, a), GORT__FE3(M, T, __VA_ARGS__)
-#define GORT__FE5(M, T, a, ...) M(T, a), GORT__FE4(M, T, __VA_ARGS__)
-#define GORT__FE6(M, T, a, ...) M(T, a), GORT__FE5(M, T, __VA_ARGS__)
-#define GORT__FE7(M, T, a, ...) M(T, a), GORT__FE6(M, T, __VA_ARGS__)
-#define GORT__FE8(M, T, a, ...) M(T, a), GORT__FE7(M, T, __VA_ARGS__)
-#define GORT__FE9(M, T, a, ...) M(T, a), GORT__FE8(M, T, __VA_ARGS__)
-#define GORT__FE10(M, T, a, ...) M(T, a), GORT__FE9(M, T, __VA_ARGS__)
-#define GORT__FE11(M, T, a, ...) M(T, a), GORT__FE10(M, T, __VA_ARGS__)
-#define GORT__FE12(M, T, a, ...) M(T, a), GORT__FE11(M, T, __VA_ARGS__)
-#define GORT__FE13(M, T, a, ...) M(T, a), GORT__FE12(M, T, __VA_ARGS__)
-#define GORT__FE14(M, T, a, ...) M(T, a), GORT__FE13(M, T, __VA_ARGS__)
-#define GORT__FE15(M, T, a, ...) M(T, a), GORT__FE14(M, T, __VA_ARGS__)
-#define GORT__FE16(M, T, a, ...) M(T, a), GORT__FE15(M, T, __VA_ARGS__)
+#define GORT__FE2(M, T, a, ...) M(T, a) GORT__FE1(M, T, __VA_ARGS__)
+#define GORT__FE3(M, T, a, ...) M(T, a) GORT__FE2(M, T, __VA_ARGS__)
+#define GORT__FE4(M, T, a, ...) M(T, a) GORT__FE3(M, T, __VA_ARGS__)
+#define GORT__FE5(M, T, a, ...) M(T, a) GORT__FE4(M, T, __VA_ARGS__)
+#define GORT__FE6(M, T, a, ...) M(T, a) GORT__FE5(M, T, __VA_ARGS__)
+#define GORT__FE7(M, T, a, ...) M(T, a) GORT__FE6(M, T, __VA_ARGS__)
+#define GORT__FE8(M, T, a, ...) M(T, a) GORT__FE7(M, T, __VA_ARGS__)
+#define GORT__FE9(M, T, a, ...) M(T, a) GORT__FE8(M, T, __VA_ARGS__)
+#define GORT__FE10(M, T, a, ...) M(T, a) GORT__FE9(M, T, __VA_ARGS__)
+#define GORT__FE11(M, T, a, ...) M(T, a) GORT__FE10(M, T, __VA_ARGS__)
+#define GORT__FE12(M, T, a, ...) M(T, a) GORT__FE11(M, T, __VA_ARGS__)
+#define GORT__FE13(M, T, a, ...) M(T, a) GORT__FE12(M, T, __VA_ARGS__)
+#define GORT__FE14(M, T, a, ...) M(T, a) GORT__FE13(M, T, __VA_ARGS__)
+#define GORT__FE15(M, T, a, ...) M(T, a) GORT__FE14(M, T, __VA_ARGS__)
+#define GORT__FE16(M, T, a, ...) M(T, a) GORT__FE15(M, T, __VA_ARGS__)
 
 /* A zeroed object of type t; gort_new_array: n of them, laid out as a C
  * array.  An n * size overflow is a fatal error. */

@@ -80,6 +80,7 @@ void gcwork_init(gcwork *w)
 	w->bytes_marked = 0;
 	w->scan_bytes = 0;
 	w->checkmark = false;
+	w->shared = true;
 }
 
 void gcwork_put_slow(gcwork *w, uintptr_t obj)

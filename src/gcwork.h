@@ -30,6 +30,7 @@ typedef struct gcwork {
 	uint64_t bytes_marked; /* bytes of objects this marker greyed */
 	uint64_t scan_bytes;   /* bytes it scanned */
 	bool checkmark;        /* marking the checkmark bits (mark.c) */
+	bool shared;           /* other markers (or barriers) run: atomic mark bits */
 } gcwork;
 
 GORT_HIDDEN void gcwork_init(gcwork *w);

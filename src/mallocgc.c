@@ -129,21 +129,63 @@ static void gc_prepare_thread(void)
 	gc_maybe_trigger();
 }
 
-/* Clears and describes a small object just taken from span s. */
-GORT_INLINE void finish_small(mcache *c, mspan *s, void *p, size_t size, const gort_type *t, uintptr_t n)
+/* Small objects are cleared by plain stores: memset's setup for a
+ * variable length costs more than the stores themselves. */
+GORT_INLINE void zero_words(void *p, uintptr_t nw)
 {
-	owner_add(&c->nmalloc[s->sizeclass], 1);
-	if (s->needzero)
-		memset(p, 0, align_up(size, 8));
-	if (!(s->spanclass & 1)) {
-		if (t)
-			heapbits_typed((uintptr_t)p, s->elemsize, t, n);
-		else
-			heapbits_conservative((uintptr_t)p, s->elemsize, size);
+	if (likely(nw <= 8)) {
+		uintptr_t *w = p;
+		for (uintptr_t i = 0; i < nw; i++)
+			w[i] = 0;
+	} else {
+		memset(p, 0, nw << 3);
 	}
 }
 
-static GORT_NOINLINE void *alloc_small_slow(unsigned spc, size_t size, const gort_type *t, uintptr_t n)
+/* The usual case: an object of at most 64 words whose heap bits lie in
+ * one word.  mask: its pointer words. */
+GORT_INLINE bool heapbits_mask(mspan *s, uintptr_t p, uint64_t mask)
+{
+	uintptr_t rel = (p - s->base) >> 3, nw = s->elemsize >> 3;
+	unsigned shift = rel & 63;
+	if (unlikely(!s->heapbits || shift + nw > 64))
+		return false;
+	uint64_t objbits = (nw == 64 ? ~(uint64_t)0 : ((uint64_t)1 << nw) - 1) << shift;
+	uint64_t *hb = &s->heapbits[rel >> 6];
+	*hb = (*hb & ~objbits) | (mask << shift);
+	return true;
+}
+
+/* Clears and describes a small object just taken from span s: t and n
+ * for a typed array, else mask for a typed object of up to 64 words, else
+ * (t == NULL, mask == 0) a conservative object. */
+GORT_INLINE void finish_small(mcache *c, mspan *s, void *p, size_t size, const gort_type *t, uintptr_t n,
+			      uint64_t mask)
+{
+	owner_add(&c->nmalloc[s->sizeclass], 1);
+	if (s->needzero)
+		zero_words(p, align_up(size, 8) >> 3);
+	if (s->spanclass & 1)
+		return;
+	if (!t && !mask) {
+		uintptr_t np = align_up(size, 8) >> 3;
+		if (likely(np <= 64) && heapbits_mask(s, (uintptr_t)p, np == 64 ? ~(uint64_t)0 : ((uint64_t)1 << np) - 1))
+			return;
+		heapbits_conservative((uintptr_t)p, s->elemsize, size);
+	} else if (!t) {
+		if (likely(heapbits_mask(s, (uintptr_t)p, mask)))
+			return;
+		heapbits_write_slow((uintptr_t)p, s->elemsize >> 3, false);
+		for (unsigned i = 0; mask; i++, mask >>= 1)
+			if (mask & 1)
+				heapbits_write_slow((uintptr_t)p + i * 8, 1, true);
+	} else {
+		heapbits_typed((uintptr_t)p, s->elemsize, t, n);
+	}
+}
+
+static GORT_NOINLINE void *alloc_small_slow(unsigned spc, size_t size, const gort_type *t, uintptr_t n,
+					    uint64_t mask)
 {
 	gc_prepare_thread();
 	crit_enter();
@@ -153,12 +195,13 @@ static GORT_NOINLINE void *alloc_small_slow(unsigned spc, size_t size, const gor
 		crit_exit();
 		gc_throw_oom("gort_alloc", size);
 	}
-	finish_small(c, c->alloc[spc], p, size, t, n);
+	finish_small(c, c->alloc[spc], p, size, t, n, mask);
 	crit_exit();
 	return p;
 }
 
-GORT_INLINE void *alloc_small(unsigned cls, bool noscan, size_t size, const gort_type *t, uintptr_t n)
+GORT_INLINE void *alloc_small(unsigned cls, bool noscan, size_t size, const gort_type *t, uintptr_t n,
+			       uint64_t mask)
 {
 	unsigned spc = cls << 1 | noscan;
 	crit_enter();
@@ -166,12 +209,12 @@ GORT_INLINE void *alloc_small(unsigned cls, bool noscan, size_t size, const gort
 	mspan *s = c->alloc[spc];
 	void *p = mspan_next_free_fast(s);
 	if (likely(p)) {
-		finish_small(c, s, p, size, t, n);
+		finish_small(c, s, p, size, t, n, mask);
 		crit_exit();
 		return p;
 	}
 	crit_exit();
-	return alloc_small_slow(spc, size, t, n);
+	return alloc_small_slow(spc, size, t, n, mask);
 }
 
 static GORT_NOINLINE void *alloc_large(size_t size, bool noscan, const gort_type *t, uintptr_t align)
@@ -261,7 +304,7 @@ void *gort_alloc(size_t size, unsigned flags)
 	if (likely(size - 1 < MAX_SMALL_SIZE)) { /* 1..32768; 0 wraps */
 		if (noscan && size < TINY_SIZE)
 			return malloc_tiny(size);
-		return alloc_small(size_to_class(size), noscan, size, NULL, 0);
+		return alloc_small(size_to_class(size), noscan, size, NULL, 0, 0);
 	}
 	if (size == 0)
 		return gort_alloc(1, flags);
@@ -280,13 +323,22 @@ static void *new_array(const gort_type *t, size_t n)
 	if (size <= MAX_SMALL_SIZE) {
 		unsigned cls = t->align <= 8 ? size_to_class(size) : size_class_for_alignment(size, t->align);
 		if (cls)
-			return alloc_small(cls, noscan, size, noscan ? NULL : t, n);
+			return alloc_small(cls, noscan, size, noscan ? NULL : t, n, 0);
 	}
 	return alloc_large(size, noscan, noscan ? NULL : t, t->align > PAGE_BYTES ? t->align : PAGE_BYTES);
 }
 
 void *gort_new(const gort_type *t)
 {
+	/* Objects of up to 64 words: the compile-time bitmap, checked against
+	 * the descriptor's other fields in O(1). */
+	if (likely(t && t->magic == GORT_TYPE_MAGIC && t->size - 1 < 512 && t->align <= 8)) {
+		uint64_t mask = t->ptrmask;
+		uintptr_t nw = align_up(t->size, 8) >> 3;
+		if (unlikely(popcount64(mask) != t->nptrs || (nw < 64 && (mask >> nw) != 0)))
+			bad_type(t);
+		return alloc_small(size_to_class(t->size), mask == 0, t->size, NULL, 0, mask);
+	}
 	return new_array(t, 1);
 }
 

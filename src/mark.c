@@ -76,10 +76,15 @@ void mark_grey(gcwork *w, uintptr_t p)
 	if (idx >= load_relaxed(&s->freeindex) && !(load_relaxed(&span_alloc_word(s, wi)) & bit))
 		return; /* a free slot */
 	uint64_t *mw = w->checkmark ? &span_checkmark_word(s, wi) : &span_mark_word(s, wi);
-	if (load_relaxed(mw) & bit)
+	uint64_t old = load_relaxed(mw);
+	if (old & bit)
 		return;
-	if (__atomic_fetch_or(mw, bit, __ATOMIC_RELAXED) & bit)
-		return;
+	if (w->shared) {
+		if (__atomic_fetch_or(mw, bit, __ATOMIC_RELAXED) & bit)
+			return;
+	} else {
+		store_relaxed(mw, old | bit); /* the only marker: no race */
+	}
 	uintptr_t base = s->base + (uintptr_t)idx * s->elemsize;
 	if (w->checkmark && !(load_relaxed(&span_mark_word(s, wi)) & bit))
 		checkmark_fail(base, s);
@@ -115,28 +120,35 @@ NO_SANITIZE void mark_scan_range(gcwork *w, uintptr_t lo, uintptr_t hi)
 	w->scan_bytes += hi > lo ? hi - lo : 0;
 }
 
-/* A small object: the words its heap bits mark. */
+/* A small object: the words its heap bits mark.  Pushed last to first, so
+ * that the work stack (LIFO) visits fields in order: a structure built
+ * depth first, field by field, is then marked in allocation order, which
+ * is memory order. */
 NO_SANITIZE static void scan_small(gcwork *w, uintptr_t base, uintptr_t elemsize)
 {
 	const uintptr_t *words = (const uintptr_t *)base;
-	uintptr_t nw = elemsize >> 3, i = 0;
-	while (i < nw) {
-		uintptr_t a = base + (i << 3);
-		heaparena *ha = arena_of(a);
+	uintptr_t nw = elemsize >> 3, end = nw;
+	while (end > 0) {
+		/* The chunk of words [start, end) that shares one heap-bits word. */
+		uintptr_t a = base + ((end - 1) << 3);
 		uintptr_t k = (a & (ARENA_BYTES - 1)) >> 3;
-		unsigned shift = k & 63;
-		uintptr_t take = 64 - shift;
-		uint64_t bits = ha->heapbits[k >> 6] >> shift;
-		if (take > nw - i) {
-			take = nw - i;
-			bits &= ((uint64_t)1 << take) - 1;
-		}
+		uintptr_t first = k & ~(uintptr_t)63; /* heap-bits index of bit 0 of that word */
+		uintptr_t start = end - 1 - (k - first);
+		if (start > end || end - 1 < k - first)
+			start = 0;
+		uint64_t bits = arena_of(a)->heapbits[k >> 6];
+		/* Keep the bits of words [start, end). */
+		unsigned hi = k & 63, lo = (unsigned)(hi - (end - 1 - start));
+		bits >>= lo;
+		unsigned width = hi - lo + 1;
+		if (width < 64)
+			bits &= ((uint64_t)1 << width) - 1;
 		while (bits) {
-			unsigned b = ctz64(bits);
-			bits &= bits - 1;
-			mark_grey(w, words[i + b]);
+			unsigned b = 63 - clz64(bits);
+			bits &= ~((uint64_t)1 << b);
+			mark_grey(w, words[start + b]);
 		}
-		i += take;
+		end = start;
 	}
 	w->scan_bytes += elemsize;
 }
@@ -230,6 +242,7 @@ static void *mark_helper(void *arg)
 		gcwork w;
 		gcwork_init(&w);
 		w.checkmark = helper_checkmark;
+		w.shared = true;
 		mark_loop(&w);
 		gcwork_dispose(&w);
 		fetch_add_relaxed(&helper_bytes_marked, w.bytes_marked);
@@ -274,6 +287,7 @@ uint64_t mark_run(bool checkmark)
 	gcwork w;
 	gcwork_init(&w);
 	w.checkmark = checkmark;
+	w.shared = nproc > 1;
 	/* Roots go out in full buffers as they fill, so helpers start at once. */
 	global_bytes = roots_scan_globals(&w);
 	stack_bytes = roots_scan_stacks(&w);

@@ -82,6 +82,8 @@ typedef struct mspan {
 	struct mcentral *central;  /* the list a small span returns to */
 	/* The collected heap (kind SPAN_GC) only: */
 	uint32_t sweepgen;         /* == gc.sweepgen: swept this cycle (mgc.h) */
+	uint64_t *heapbits;        /* small scan span: its first heap-bits word, if the
+				    * span is within one arena; else NULL */
 	uint32_t gcflags;          /* large objects: LARGE_* below */
 	const struct gort_type *gctype; /* large typed object: its element type */
 	uintptr_t gcsize;          /* large object: bytes asked for (scan bound) */

@@ -19,6 +19,7 @@
  * critical sections, so a stop-the-world never finds a sweep half done.
  */
 #include "mgc.h"
+#include "arena.h"
 #include "atomic.h"
 #include "check.h"
 #include "crit.h"
@@ -228,6 +229,10 @@ mspan *gc_cache_span(mcentral *c, mcache *owner)
 			return NULL;
 		s->central = c;
 		s->sweepgen = sg;
+		s->heapbits = NULL;
+		uintptr_t last = s->base + s->npages * PAGE_BYTES - 1;
+		if (!(s->spanclass & 1) && ((s->base ^ last) >> ARENA_SHIFT) == 0)
+			s->heapbits = &arena_of(s->base)->heapbits[((s->base & (ARENA_BYTES - 1)) >> 3) >> 6];
 	}
 	if (unlikely(s->sweepgen != sg))
 		gort_throw_addr("runtime: caching an unswept span", s->base);

@@ -12,9 +12,9 @@
 #include "os.h"
 
 heaparena **arena_l1[1 << ARENA_L1_BITS];
-uintptr_t arena_heap_lo, arena_heap_hi; /* heap lock; read racily as a filter */
+GORT_NOSCAN_DATA uintptr_t arena_heap_lo, arena_heap_hi; /* heap lock; read racily as a filter */
 
-static uintptr_t arena_hint = (uintptr_t)0x00c0 << 32;
+GORT_NOSCAN_DATA static uintptr_t arena_hint = (uintptr_t)0x00c0 << 32;
 static uintptr_t heap_mapped_bytes;
 static uintptr_t meta_bytes;
 

@@ -36,6 +36,7 @@ struct gcstate gc = {
 };
 
 int gort_write_barrier_enabled;
+uintptr_t gc_self_sp; /* gc.lock: where the collecting thread's stack scan starts */
 
 static void gc_init_once(void)
 {
@@ -223,6 +224,13 @@ static void gc_run(bool forced)
 		gort_throw("runtime: cannot register the collecting thread");
 	if (crit_depth != 0)
 		gort_throw("runtime: collection started inside a critical section");
+	/* Our own stack is scanned from here up: the collector's frames below
+	 * hold nothing of the program's, but their uninitialised slots hold
+	 * stale words from deeper calls the program made before (a dead
+	 * tree's nodes, say) that would keep garbage alive.  Callee-saved
+	 * registers are spilled into this frame first. */
+	__builtin_unwind_init();
+	gc_self_sp = thread_current_sp();
 	uint32_t n0 = load_relaxed(&gc.numgc);
 	roots_begin();
 	pthread_mutex_lock(&gc.lock);

@@ -69,6 +69,7 @@ struct gcstate {
 enum { GC_OFF = 0, GC_MARK = 1, GC_MARKTERM = 2 };
 
 GORT_HIDDEN extern struct gcstate gc;
+GORT_HIDDEN extern uintptr_t gc_self_sp;
 
 /* --- mgc.c */
 GORT_HIDDEN void gc_init(void);

@@ -18,7 +18,7 @@
 #include "scavenge.h"
 #include "sizeclass.h"
 
-struct mheap mheap_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
+GORT_NOSCAN_DATA struct mheap mheap_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
 

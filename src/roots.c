@@ -98,12 +98,24 @@ static void grey_word(uintptr_t word, void *arg)
 	mark_grey(arg, word);
 }
 
+/* The runtime's own address-holding globals (rt.h, GORT_NOSCAN_DATA);
+ * the linker defines these bounds for a section named like a C symbol. */
+extern char __start_gort_noscan[] __attribute__((weak, visibility("hidden")));
+extern char __stop_gort_noscan[] __attribute__((weak, visibility("hidden")));
+
 uint64_t roots_scan_globals(gcwork *w)
 {
+	uintptr_t xlo = (uintptr_t)__start_gort_noscan, xhi = (uintptr_t)__stop_gort_noscan;
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < nsegs; i++) {
-		mark_scan_range(w, segs[i].lo, segs[i].hi);
-		bytes += segs[i].hi - segs[i].lo;
+		uintptr_t lo = segs[i].lo, hi = segs[i].hi;
+		if (xlo < xhi && xlo < hi && xhi > lo) {
+			mark_scan_range(w, lo, max_uptr(lo, xlo));
+			mark_scan_range(w, min_uptr(hi, xhi), hi);
+		} else {
+			mark_scan_range(w, lo, hi);
+		}
+		bytes += hi - lo;
 	}
 	mutex_lock(&roots_lock);
 	for (size_t i = 0; i < nextra; i++)
@@ -124,6 +136,8 @@ NO_SANITIZE static void scan_thread(gthread *t, void *arg)
 {
 	struct stackscan *ss = arg;
 	uintptr_t sp;
+	if (t->runtime)
+		return;
 	if (t == ss->self) {
 		sp = ss->self_sp;
 	} else {
@@ -140,10 +154,8 @@ NO_SANITIZE static void scan_thread(gthread *t, void *arg)
 
 uint64_t roots_scan_stacks(gcwork *w)
 {
-	/* Our own callee-saved registers go onto our stack, below which
-	 * nothing of ours lives. */
-	__builtin_unwind_init();
-	struct stackscan ss = {w, thread_self(), thread_current_sp(), 0};
+	/* Our own stack from where the cycle was entered (mgc.c). */
+	struct stackscan ss = {w, thread_self(), gc_self_sp, 0};
 	thread_for_each(scan_thread, &ss);
 	return ss.bytes;
 }

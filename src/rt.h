@@ -20,6 +20,11 @@
 #define GORT_INLINE static inline __attribute__((always_inline))
 #define GORT_CACHELINE 64
 #define GORT_ALIGNED_CL __attribute__((aligned(GORT_CACHELINE)))
+/* Runtime globals that hold heap addresses (arena bounds, page allocator
+ * hints) live in their own section, which the collector leaves out of its
+ * roots: scanned, the heap's base address would keep the first object of
+ * the heap alive forever (roots.c). */
+#define GORT_NOSCAN_DATA __attribute__((section("gort_noscan")))
 
 /* The runtime page: unit of the page allocator, unrelated to the OS page. */
 #define PAGE_SHIFT 13

@@ -289,7 +289,7 @@ void gc_large_add(mspan *s)
 static void *sweeper_main(void *arg)
 {
 	(void)arg;
-	thread_register();
+	thread_register_runtime();
 	for (;;) {
 		while (sem_wait(&sweeper_sem) != 0 && errno == EINTR)
 			;

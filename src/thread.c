@@ -183,6 +183,14 @@ bool thread_register(void)
 	return true;
 }
 
+bool thread_register_runtime(void)
+{
+	if (!thread_register())
+		return false;
+	self_thread->runtime = true;
+	return true;
+}
+
 void thread_unregister(void)
 {
 	gthread *t = self_thread;
@@ -389,4 +397,12 @@ void gort_thread_register(void)
 {
 	if (!thread_register())
 		gort_throw("gort_thread_register: cannot find the thread's stack");
+}
+
+/* The thread that loads gort (the main thread, for a program linked with
+ * it) is registered at once: it may come to hold GC pointers it did not
+ * allocate itself (read from a global another thread then clears). */
+__attribute__((constructor)) static void thread_register_loader(void)
+{
+	thread_register();
 }

@@ -35,11 +35,16 @@ typedef struct gthread {
 	uintptr_t regs[THREAD_SAVED_REGS]; /* general registers when stopped */
 	unsigned nregs;
 	uint32_t stop_epoch;          /* atomic: last stop this thread acknowledged */
+	bool runtime;                 /* a runtime thread (the sweeper): stopped, not scanned */
 } gthread;
 
 /* Registers the calling thread (idempotent); false if its stack cannot be
  * found. */
 GORT_HIDDEN bool thread_register(void);
+/* Registers the calling runtime thread: stopped like the others, but its
+ * stack holds no program pointers, only stale heap addresses (span bases)
+ * that would keep garbage alive, so the collector does not scan it. */
+GORT_HIDDEN bool thread_register_runtime(void);
 /* Removes the calling thread from the registry (idempotent). */
 GORT_HIDDEN void thread_unregister(void);
 /* The calling thread's record, or NULL when it is not registered. */

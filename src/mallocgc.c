@@ -133,12 +133,18 @@ static void gc_prepare_thread(void)
  * variable length costs more than the stores themselves. */
 GORT_INLINE void zero_words(void *p, uintptr_t nw)
 {
-	if (likely(nw <= 8)) {
-		uintptr_t *w = p;
-		for (uintptr_t i = 0; i < nw; i++)
-			w[i] = 0;
-	} else {
-		memset(p, 0, nw << 3);
+	uintptr_t *w = p;
+	switch (nw) { /* (a loop here is turned back into rep stos) */
+	case 8: w[7] = 0; /* fallthrough */
+	case 7: w[6] = 0; /* fallthrough */
+	case 6: w[5] = 0; /* fallthrough */
+	case 5: w[4] = 0; /* fallthrough */
+	case 4: w[3] = 0; /* fallthrough */
+	case 3: w[2] = 0; /* fallthrough */
+	case 2: w[1] = 0; /* fallthrough */
+	case 1: w[0] = 0; /* fallthrough */
+	case 0: break;
+	default: memset(p, 0, nw << 3);
 	}
 }
 

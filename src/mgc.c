@@ -244,10 +244,12 @@ static void gc_run(bool forced)
 	if (!run)
 		return;
 	final_wake();
-	if (forced)
+	if (forced) {
 		sweep_finish(); /* runtime.GC returns with the heap swept */
-	else
+		pacer_enforce_limit();
+	} else {
 		sweeper_wake();
+	}
 }
 
 void gc_maybe_trigger(void)

@@ -86,6 +86,9 @@ GORT_HIDDEN void pacer_init(void);
 /* Go's GOGC and GOMEMLIMIT grammars; false for a bad value. */
 GORT_HIDDEN bool pacer_parse_gogc(const char *s, int *out);
 GORT_HIDDEN bool pacer_parse_memlimit(const char *s, int64_t *out);
+/* Returns free pages to the OS while the heap's resident memory exceeds
+ * the memory limit (after sweeping has freed what it can). */
+GORT_HIDDEN void pacer_enforce_limit(void);
 /* New goal and trigger from heap_marked and the knobs; gc.lock held. */
 GORT_HIDDEN void pacer_commit(void);
 

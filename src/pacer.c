@@ -22,6 +22,8 @@
 #include "atomic.h"
 #include "check.h"
 #include "fixalloc.h"
+#include "mheap.h"
+#include "scavenge.h"
 #include "os.h"
 
 #include <sched.h>
@@ -182,4 +184,19 @@ int64_t gort_set_memory_limit(int64_t limit)
 	}
 	pthread_mutex_unlock(&gc.lock);
 	return old;
+}
+
+void pacer_enforce_limit(void)
+{
+	int64_t limit = load_relaxed(&gc.memory_limit);
+	if (limit == INT64_MAX)
+		return;
+	/* Memory the heap keeps resident: pages in use and free pages not
+	 * yet returned, plus the runtime's own; release free pages until
+	 * that fits under the limit (Go's memory-limit scavenging). */
+	uintptr_t inuse, idle, released;
+	mheap_page_counts(&inuse, &idle, &released);
+	uint64_t resident = (uint64_t)(inuse + idle - released) * PAGE_BYTES + persistent_sys_bytes();
+	if (resident > (uint64_t)limit)
+		scavenge(resident - (uint64_t)limit, true);
 }

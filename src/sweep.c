@@ -297,6 +297,7 @@ static void *sweeper_main(void *arg)
 		while (sweep_one())
 			if ((++n & 63) == 0)
 				sched_yield(); /* let mutators at the CPU */
+		pacer_enforce_limit();
 	}
 	return NULL;
 }

@@ -27,6 +27,7 @@
 #include "debugvars.h"
 #include "mcache.h"
 #include "mheap.h"
+#include "mgc.h"
 #include "os.h"
 
 #include <pthread.h>
@@ -51,7 +52,18 @@ static pthread_mutex_t reclaim_lock = PTHREAD_MUTEX_INITIALIZER;
 
 uintptr_t scavenge_goal_idle_bytes(uintptr_t inuse_bytes)
 {
-	return align_up(inuse_bytes / 100 * SCAVENGE_RETAIN_PERCENT, PAGE_BYTES);
+	uintptr_t keep = inuse_bytes / 100 * SCAVENGE_RETAIN_PERCENT;
+	/* A collected heap shrinks after each sweep and grows back to its
+	 * goal by the next cycle: keep room for the goal (Go retains 110% of
+	 * the heap goal), or the scavenger would release pages only for the
+	 * program to fault them in again. */
+	uint64_t goal = load_relaxed(&gc.goal);
+	if (load_relaxed(&gc.numgc) && goal != UINT64_MAX) {
+		uint64_t retain = goal + goal / 100 * SCAVENGE_RETAIN_PERCENT;
+		if (retain > inuse_bytes && retain - inuse_bytes > keep)
+			keep = (uintptr_t)(retain - inuse_bytes);
+	}
+	return align_up(keep, PAGE_BYTES);
 }
 
 /* Heap lock held.  Idle bytes above the goal. */

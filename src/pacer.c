@@ -141,7 +141,7 @@ void pacer_commit(void)
 	if (gc.gc_percent >= 0) {
 		uint64_t pct = (uint64_t)gc.gc_percent;
 		goal = marked + marked / 100 * pct + marked % 100 * pct / 100;
-		uint64_t min = HEAP_MINIMUM / 100 * pct;
+		uint64_t min = HEAP_MINIMUM * pct / 100;
 		if (goal < min)
 			goal = min;
 	}

@@ -205,7 +205,8 @@ GORT_EXPORT void gort_keep_alive(const void *p);
 
 /* --- Memory back to the kernel ----------------------------------------- */
 
-/* Returns every free page to the kernel now (Go's debug.FreeOSMemory). */
+/* Returns every free page to the kernel now (Go's debug.FreeOSMemory),
+ * after a full collection if the collected heap is in use. */
 GORT_EXPORT void gort_free_os_memory(void);
 
 /* --- Statistics (Go's runtime.MemStats, the fields that apply) ---------- */

@@ -264,6 +264,10 @@ void scavenge_fork_unlock(bool child)
 void gort_free_os_memory(void)
 {
 	mheap_init();
+	/* As Go's debug.FreeOSMemory: collect first, when there is a
+	 * collected heap, so that its garbage's pages go back too. */
+	if (load_relaxed(&gc.heap_live) > 0)
+		gort_gc();
 	int64_t t0 = os_thread_cputime_ns();
 	mcache_release_all(mcache_tls);
 	reclaim_central_spans(false);

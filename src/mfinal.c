@@ -183,33 +183,52 @@ uint64_t final_collect(void)
 	return bytes;
 }
 
+/* Runs the oldest queued finalizer; false when the queue is empty.  The
+ * entry lives in this frame during the call, keeping obj and arg
+ * reachable; once we return, nothing of it is left above the caller's
+ * stack pointer. */
+static GORT_NOINLINE bool run_one(void)
+{
+	mutex_lock(&fin_lock);
+	struct finq *q = queue;
+	struct fin f = {0, NULL, NULL};
+	if (q) {
+		queue = q->next;
+		if (!queue)
+			queue_tail = NULL;
+		f = q->f;
+		fixalloc_free(&qalloc, q);
+	}
+	mutex_unlock(&fin_lock);
+	if (!q)
+		return false;
+	f.fn((void *)f.obj, f.arg);
+	gort_keep_alive((void *)f.obj);
+	gort_keep_alive(f.arg);
+	return true;
+}
+
+/* Zeroes the stack below our frame, where finalizers ran: the frames of
+ * the next calls (sem_wait's, blocked there for long) would otherwise
+ * keep stale pointers to finalized objects in their unused slots (bdwgc's
+ * GC_clear_stack). */
+static GORT_NOINLINE void clear_stack_below(void)
+{
+	volatile char buf[16384];
+	memset((char *)buf, 0, sizeof buf);
+	__asm__ volatile("" : : "r"(buf) : "memory");
+}
+
 static void *finalizer_main(void *arg)
 {
 	(void)arg;
 	thread_register();
 	for (;;) {
+		clear_stack_below();
 		while (sem_wait(&fin_sem) != 0 && errno == EINTR)
 			;
-		for (;;) {
-			mutex_lock(&fin_lock);
-			struct finq *q = queue;
-			struct fin f = {0, NULL, NULL};
-			if (q) {
-				queue = q->next;
-				if (!queue)
-					queue_tail = NULL;
-				f = q->f;
-				fixalloc_free(&qalloc, q);
-			}
-			mutex_unlock(&fin_lock);
-			if (!q)
-				break;
-			/* f lives on this stack during the call: obj and arg stay
-			 * reachable until it returns. */
-			f.fn((void *)f.obj, f.arg);
-			gort_keep_alive((void *)f.obj);
-			gort_keep_alive(f.arg);
-		}
+		while (run_one())
+			;
 	}
 	return NULL;
 }

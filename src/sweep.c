@@ -117,6 +117,8 @@ static void sweep_large(mspan *s, uint32_t sg)
 	}
 	fetch_add_relaxed(&gc.nfree[0], 1);
 	fetch_add_relaxed(&gc.large_free_bytes, s->elemsize);
+	if (debug.gcpoison)
+		memset((void *)s->base, 0xde, s->elemsize);
 	mheap_free_span(s);
 }
 

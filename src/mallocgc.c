@@ -240,6 +240,7 @@ static GORT_NOINLINE void *alloc_large(size_t size, bool noscan, const gort_type
 	s->alloc_cache = 0;
 	s->alloc_count = 1;
 	s->freeindex = 1;
+	span_alloc_word(s, 0) = 1; /* so that markers need only the alloc bits */
 	s->gcsize = size;
 	s->gctype = t;
 	s->gcflags = noscan ? 0 : t ? LARGE_TYPED : LARGE_CONSERVATIVE;
@@ -337,11 +338,18 @@ static void *new_array(const gort_type *t, size_t n)
 void *gort_new(const gort_type *t)
 {
 	/* Objects of up to 64 words: the compile-time bitmap, checked against
-	 * the descriptor's other fields in O(1). */
+	 * the offsets (a few instructions per pointer field). */
 	if (likely(t && t->magic == GORT_TYPE_MAGIC && t->size - 1 < 512 && t->align <= 8)) {
-		uint64_t mask = t->ptrmask;
-		uintptr_t nw = align_up(t->size, 8) >> 3;
-		if (unlikely(popcount64(mask) != t->nptrs || (nw < 64 && (mask >> nw) != 0)))
+		uint64_t mask = t->ptrmask, seen = 0;
+		size_t prev = 0;
+		for (uint32_t i = 0; i < t->nptrs; i++) {
+			size_t off = t->ptroffs[i];
+			if (unlikely((off & 7) || off + 8 > t->size || (i && off <= prev)))
+				bad_type(t);
+			seen |= (uint64_t)1 << (off >> 3);
+			prev = off;
+		}
+		if (unlikely(seen != mask))
 			bad_type(t);
 		return alloc_small(size_to_class(t->size), mask == 0, t->size, NULL, 0, mask);
 	}

@@ -68,12 +68,20 @@ void mark_grey(gcwork *w, uintptr_t p)
 	mspan *s = span_of(p);
 	if (!s || load_acquire(&s->state) != MSPAN_INUSE || s->kind != SPAN_GC)
 		return;
-	if (p < s->base || p >= s->limit)
+	/* Allocated: alloc bit set (tested first: with the world stopped and
+	 * the caches flushed it says all), or below the freeindex of a span
+	 * a cache is filling (write barriers while the program runs). */
+	if (p < s->base)
 		return;
+	/* Past the last object (a span's tail bytes) maps to idx >= nelems;
+	 * a large span has one object covering all its pages.  Checking
+	 * nelems rather than limit keeps to the span's first cache line. */
 	uint32_t idx = obj_index_of(s, p - s->base);
+	if (idx >= s->nelems)
+		return;
 	uint32_t wi = idx >> 6;
 	uint64_t bit = (uint64_t)1 << (idx & 63);
-	if (idx >= load_relaxed(&s->freeindex) && !(load_relaxed(&span_alloc_word(s, wi)) & bit))
+	if (!(load_relaxed(&span_alloc_word(s, wi)) & bit) && idx >= load_relaxed(&s->freeindex))
 		return; /* a free slot */
 	uint64_t *mw = w->checkmark ? &span_checkmark_word(s, wi) : &span_mark_word(s, wi);
 	uint64_t old = load_relaxed(mw);
@@ -91,7 +99,6 @@ void mark_grey(gcwork *w, uintptr_t p)
 	w->bytes_marked += s->elemsize;
 	if (s->spanclass & 1)
 		return; /* noscan: black at once */
-	__builtin_prefetch((const void *)base); /* scanned soon: the stack is LIFO */
 	gcwork_put(w, base);
 }
 
@@ -124,10 +131,24 @@ NO_SANITIZE void mark_scan_range(gcwork *w, uintptr_t lo, uintptr_t hi)
  * that the work stack (LIFO) visits fields in order: a structure built
  * depth first, field by field, is then marked in allocation order, which
  * is memory order. */
-NO_SANITIZE static void scan_small(gcwork *w, uintptr_t base, uintptr_t elemsize)
+NO_SANITIZE static void scan_small(gcwork *w, heaparena *ha, uintptr_t base, uintptr_t elemsize)
 {
 	const uintptr_t *words = (const uintptr_t *)base;
 	uintptr_t nw = elemsize >> 3, end = nw;
+	uintptr_t k0 = (base & (ARENA_BYTES - 1)) >> 3;
+	if (likely((k0 & 63) + nw <= 64)) {
+		/* The usual case: the object's bits are in one heap-bits word. */
+		uint64_t bits = ha->heapbits[k0 >> 6] >> (k0 & 63);
+		if (nw < 64)
+			bits &= ((uint64_t)1 << nw) - 1;
+		while (bits) {
+			unsigned b = 63 - clz64(bits);
+			bits &= ~((uint64_t)1 << b);
+			mark_grey(w, words[b]);
+		}
+		w->scan_bytes += elemsize;
+		return;
+	}
 	while (end > 0) {
 		/* The chunk of words [start, end) that shares one heap-bits word. */
 		uintptr_t a = base + ((end - 1) << 3);
@@ -136,7 +157,9 @@ NO_SANITIZE static void scan_small(gcwork *w, uintptr_t base, uintptr_t elemsize
 		uintptr_t start = end - 1 - (k - first);
 		if (start > end || end - 1 < k - first)
 			start = 0;
-		uint64_t bits = arena_of(a)->heapbits[k >> 6];
+		/* A span may run into the next arena. */
+		heaparena *cha = likely(!((a ^ base) >> ARENA_SHIFT)) ? ha : arena_of(a);
+		uint64_t bits = cha->heapbits[k >> 6];
 		/* Keep the bits of words [start, end). */
 		unsigned hi = k & 63, lo = (unsigned)(hi - (end - 1 - start));
 		bits >>= lo;
@@ -171,9 +194,10 @@ NO_SANITIZE static void scan_typed_range(gcwork *w, uintptr_t base, const gort_t
  * address inside a large object where one of its oblets starts. */
 static void scan_object(gcwork *w, uintptr_t p)
 {
-	mspan *s = span_of(p);
+	heaparena *ha = arena_of(p);
+	mspan *s = load_acquire(&ha->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)]);
 	if (s->sizeclass) {
-		scan_small(w, p, s->elemsize);
+		scan_small(w, ha, p, s->elemsize);
 		return;
 	}
 	uintptr_t base = s->base, end = base + s->gcsize;

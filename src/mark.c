@@ -48,30 +48,74 @@ static bool helper_checkmark;
 static uint64_t stack_bytes, global_bytes;
 static int64_t last_mark_cpu_ns;
 
+/* The checkmark pass is serial: what it is scanning, for its report. */
+static uintptr_t check_from;        /* object being scanned, or 0 for a root */
+static const char *check_root = ""; /* root kind being scanned */
+static uintptr_t check_root_addr;
+
+void mark_note_root(const char *kind, uintptr_t addr)
+{
+	check_from = 0;
+	check_root = kind;
+	check_root_addr = addr;
+}
+
 static __attribute__((noreturn, cold)) void checkmark_fail(uintptr_t base, mspan *s)
 {
-	print_str("runtime: gccheckmark: object 0x");
+	print_str("runtime: gccheckmark: object ");
 	print_hex(base);
 	print_str(" (size ");
 	print_uint(s->elemsize);
 	print_str(", span class ");
 	print_uint(s->spanclass);
-	print_str(") is reachable but was not marked\n");
+	print_str(") is reachable but was not marked; found ");
+	if (check_from) {
+		print_str("in object ");
+		print_hex(check_from);
+	} else {
+		print_str("in root: ");
+		print_str(check_root);
+		print_str(" at ");
+		print_hex(check_root_addr);
+	}
+	print_str("\n");
 	gort_throw_addr("gccheckmark: found unmarked object", base);
 }
 
-void mark_grey(gcwork *w, uintptr_t p)
+/* Marking modes, fixed per drain so that the compiler drops the tests
+ * that do not apply: the only marker (plain stores to the mark bits),
+ * one of several (atomic OR), or the checkmark pass. */
+enum { MODE_SOLO, MODE_SHARED, MODE_CHECK };
+
+/* What stays constant while the world is stopped: the heap's bounds and,
+ * with a one-entry first level, the arena index's second level. */
+struct markctx {
+	uintptr_t lo, len;
+	heaparena **l2;
+};
+
+NO_SANITIZE GORT_INLINE void markctx_load(struct markctx *m)
 {
-	uintptr_t lo = load_relaxed(&arena_heap_lo);
-	if (p - lo >= load_relaxed(&arena_heap_hi) - lo)
+	m->lo = load_relaxed(&arena_heap_lo);
+	m->len = load_relaxed(&arena_heap_hi) - m->lo;
+	m->l2 = load_acquire(&arena_l1[0]);
+}
+
+/* Greys the object p points into, if any (see the file comment). */
+NO_SANITIZE GORT_INLINE void grey(gcwork *w, const struct markctx *m, uintptr_t p, const int mode)
+{
+	if (p - m->lo >= m->len)
 		return;
+#if ARENA_L1_BITS == 0
+	/* Inside the heap's bounds, the first-level index is 0. */
+	heaparena *ha = m->l2 ? load_acquire(&m->l2[(p >> ARENA_SHIFT) & (ARENA_L2_ENTRIES - 1)]) : NULL;
+	if (!ha)
+		return;
+	mspan *s = load_acquire(&ha->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)]);
+#else
 	mspan *s = span_of(p);
-	if (!s || load_acquire(&s->state) != MSPAN_INUSE || s->kind != SPAN_GC)
-		return;
-	/* Allocated: alloc bit set (tested first: with the world stopped and
-	 * the caches flushed it says all), or below the freeindex of a span
-	 * a cache is filling (write barriers while the program runs). */
-	if (p < s->base)
+#endif
+	if (!s || load_acquire(&s->state) != MSPAN_INUSE || s->kind != SPAN_GC || p < s->base)
 		return;
 	/* Past the last object (a span's tail bytes) maps to idx >= nelems;
 	 * a large span has one object covering all its pages.  Checking
@@ -81,25 +125,49 @@ void mark_grey(gcwork *w, uintptr_t p)
 		return;
 	uint32_t wi = idx >> 6;
 	uint64_t bit = (uint64_t)1 << (idx & 63);
+	/* Allocated: alloc bit set (tested first: with the world stopped and
+	 * the caches flushed it says all), or below the freeindex of a span
+	 * a cache is filling (write barriers while the program runs). */
 	if (!(load_relaxed(&span_alloc_word(s, wi)) & bit) && idx >= load_relaxed(&s->freeindex))
-		return; /* a free slot */
-	uint64_t *mw = w->checkmark ? &span_checkmark_word(s, wi) : &span_mark_word(s, wi);
+		return;
+	uint64_t *mw = mode == MODE_CHECK ? &span_checkmark_word(s, wi) : &span_mark_word(s, wi);
 	uint64_t old = load_relaxed(mw);
 	if (old & bit)
 		return;
-	if (w->shared) {
+	if (mode == MODE_SHARED) {
 		if (__atomic_fetch_or(mw, bit, __ATOMIC_RELAXED) & bit)
 			return;
 	} else {
 		store_relaxed(mw, old | bit); /* the only marker: no race */
 	}
 	uintptr_t base = s->base + (uintptr_t)idx * s->elemsize;
-	if (w->checkmark && !(load_relaxed(&span_mark_word(s, wi)) & bit))
+	if (mode == MODE_CHECK && !(load_relaxed(&span_mark_word(s, wi)) & bit))
 		checkmark_fail(base, s);
 	w->bytes_marked += s->elemsize;
 	if (s->spanclass & 1)
 		return; /* noscan: black at once */
 	gcwork_put(w, base);
+}
+
+NO_SANITIZE GORT_INLINE int mode_of(const gcwork *w)
+{
+	return w->checkmark ? MODE_CHECK : w->shared ? MODE_SHARED : MODE_SOLO;
+}
+
+NO_SANITIZE void mark_grey(gcwork *w, uintptr_t p)
+{
+	struct markctx m;
+	markctx_load(&m);
+	switch (mode_of(w)) {
+	case MODE_SOLO:
+		grey(w, &m, p, MODE_SOLO);
+		break;
+	case MODE_SHARED:
+		grey(w, &m, p, MODE_SHARED);
+		break;
+	default:
+		grey(w, &m, p, MODE_CHECK);
+	}
 }
 
 uintptr_t mark_set(uintptr_t base)
@@ -131,7 +199,8 @@ NO_SANITIZE void mark_scan_range(gcwork *w, uintptr_t lo, uintptr_t hi)
  * that the work stack (LIFO) visits fields in order: a structure built
  * depth first, field by field, is then marked in allocation order, which
  * is memory order. */
-NO_SANITIZE static void scan_small(gcwork *w, heaparena *ha, uintptr_t base, uintptr_t elemsize)
+NO_SANITIZE GORT_INLINE void scan_small(gcwork *w, const struct markctx *m, heaparena *ha, uintptr_t base,
+				       uintptr_t elemsize, const int mode)
 {
 	const uintptr_t *words = (const uintptr_t *)base;
 	uintptr_t nw = elemsize >> 3, end = nw;
@@ -144,7 +213,7 @@ NO_SANITIZE static void scan_small(gcwork *w, heaparena *ha, uintptr_t base, uin
 		while (bits) {
 			unsigned b = 63 - clz64(bits);
 			bits &= ~((uint64_t)1 << b);
-			mark_grey(w, words[b]);
+			grey(w, m, words[b], mode);
 		}
 		w->scan_bytes += elemsize;
 		return;
@@ -169,7 +238,7 @@ NO_SANITIZE static void scan_small(gcwork *w, heaparena *ha, uintptr_t base, uin
 		while (bits) {
 			unsigned b = 63 - clz64(bits);
 			bits &= ~((uint64_t)1 << b);
-			mark_grey(w, words[start + b]);
+			grey(w, m, words[start + b], mode);
 		}
 		end = start;
 	}
@@ -190,16 +259,9 @@ NO_SANITIZE static void scan_typed_range(gcwork *w, uintptr_t base, const gort_t
 	w->scan_bytes += end - p;
 }
 
-/* Scans the object (or oblet) at p: the base of a grey object, or an
- * address inside a large object where one of its oblets starts. */
-static void scan_object(gcwork *w, uintptr_t p)
+/* An oblet of a large object: its first piece queues the others. */
+static GORT_NOINLINE void scan_large(gcwork *w, mspan *s, uintptr_t p)
 {
-	heaparena *ha = arena_of(p);
-	mspan *s = load_acquire(&ha->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)]);
-	if (s->sizeclass) {
-		scan_small(w, ha, p, s->elemsize);
-		return;
-	}
 	uintptr_t base = s->base, end = base + s->gcsize;
 	if (p == base && s->gcsize > OBLET_BYTES) {
 		/* Queue the other oblets; marking them is already done. */
@@ -213,6 +275,35 @@ static void scan_object(gcwork *w, uintptr_t p)
 		mark_scan_range(w, p, stop);
 }
 
+/* Scans the object (or oblet) at p: the base of a grey object, or an
+ * address inside a large object where one of its oblets starts. */
+NO_SANITIZE GORT_INLINE void scan_object_mode(gcwork *w, const struct markctx *m, uintptr_t p, const int mode)
+{
+	heaparena *ha = arena_of(p);
+	mspan *s = load_acquire(&ha->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)]);
+	if (s->sizeclass) {
+		scan_small(w, m, ha, p, s->elemsize, mode);
+		return;
+	}
+	scan_large(w, s, p);
+}
+
+NO_SANITIZE static void scan_object(gcwork *w, uintptr_t p)
+{
+	struct markctx m;
+	markctx_load(&m);
+	switch (mode_of(w)) {
+	case MODE_SOLO:
+		scan_object_mode(w, &m, p, MODE_SOLO);
+		break;
+	case MODE_SHARED:
+		scan_object_mode(w, &m, p, MODE_SHARED);
+		break;
+	default:
+		scan_object_mode(w, &m, p, MODE_CHECK);
+	}
+}
+
 void mark_scan_object(gcwork *w, uintptr_t base)
 {
 	mspan *s = span_of(base);
@@ -221,16 +312,50 @@ void mark_scan_object(gcwork *w, uintptr_t base)
 	scan_object(w, base);
 }
 
-static void drain(gcwork *w)
+NO_SANITIZE GORT_INLINE void drain_mode(gcwork *w, const int mode)
 {
+	struct markctx m;
+	markctx_load(&m);
 	uintptr_t p;
 	unsigned n = 0;
 	while ((p = gcwork_get(w)) != 0) {
-		scan_object(w, p);
+		if (mode == MODE_CHECK)
+			check_from = p;
+		scan_object_mode(w, &m, p, mode);
 		/* A depth-first walk keeps little on the stack: hand some of
 		 * it over whenever another marker is waiting for work. */
-		if ((++n & 31) == 0 && load_relaxed(&mark_nwait) && !gcwork_global_available())
+		if (mode == MODE_SHARED && (++n & 31) == 0 && load_relaxed(&mark_nwait) &&
+		    !gcwork_global_available())
 			gcwork_balance(w);
+	}
+}
+
+NO_SANITIZE static GORT_NOINLINE void drain_solo(gcwork *w)
+{
+	drain_mode(w, MODE_SOLO);
+}
+
+NO_SANITIZE static GORT_NOINLINE void drain_shared(gcwork *w)
+{
+	drain_mode(w, MODE_SHARED);
+}
+
+NO_SANITIZE static GORT_NOINLINE void drain_check(gcwork *w)
+{
+	drain_mode(w, MODE_CHECK);
+}
+
+static void drain(gcwork *w)
+{
+	switch (mode_of(w)) {
+	case MODE_SOLO:
+		drain_solo(w);
+		break;
+	case MODE_SHARED:
+		drain_shared(w);
+		break;
+	default:
+		drain_check(w);
 	}
 }
 

@@ -144,6 +144,7 @@ void gort_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg)
 void final_scan_roots(gcwork *w)
 {
 	mutex_lock(&fin_lock);
+	mark_note_root("finalizer", 0);
 	for (size_t i = 0; i < tabcap; i++) {
 		if (tab[i].obj > FIN_TOMB) {
 			mark_scan_object(w, tab[i].obj);

@@ -217,28 +217,23 @@ static void gc_cycle(bool forced)
 		gctrace(&c);
 }
 
-static void gc_run(bool forced)
+static GORT_NOINLINE void gc_run_inner(bool forced, uintptr_t self_sp)
 {
 	gc_init();
 	if (!thread_self() && !thread_register())
 		gort_throw("runtime: cannot register the collecting thread");
 	if (crit_depth != 0)
 		gort_throw("runtime: collection started inside a critical section");
-	/* Our own stack is scanned from here up: the collector's frames below
-	 * hold nothing of the program's, but their uninitialised slots hold
-	 * stale words from deeper calls the program made before (a dead
-	 * tree's nodes, say) that would keep garbage alive.  Callee-saved
-	 * registers are spilled into this frame first. */
-	__builtin_unwind_init();
-	gc_self_sp = thread_current_sp();
 	uint32_t n0 = load_relaxed(&gc.numgc);
 	roots_begin();
 	pthread_mutex_lock(&gc.lock);
 	/* Another thread may have collected while we waited. */
 	bool run = forced || (load_relaxed(&gc.numgc) == n0 &&
 			      (uint64_t)load_relaxed(&gc.heap_live) >= load_relaxed(&gc.trigger));
-	if (run)
+	if (run) {
+		gc_self_sp = self_sp;
 		gc_cycle(forced);
+	}
 	pthread_mutex_unlock(&gc.lock);
 	roots_end();
 	if (!run)
@@ -250,6 +245,20 @@ static void gc_run(bool forced)
 	} else {
 		sweeper_wake();
 	}
+}
+
+/* The collector's entry.  The calling thread's stack is scanned from this
+ * frame up: the collector's own frames below hold nothing of the
+ * program's, but their slots hold stale words from the program's earlier,
+ * deeper calls (a dead tree's nodes, say) and the collector's own
+ * temporaries, which would keep garbage alive and differ between the mark
+ * and the checkmark.  This frame holds only the callee-saved registers
+ * spilled here (the program's) and is not written during the cycle. */
+static GORT_NOINLINE void gc_run(bool forced)
+{
+	__builtin_unwind_init();
+	gc_run_inner(forced, thread_current_sp());
+	__asm__ volatile("" : : : "memory"); /* not a tail call: keep this frame */
 }
 
 void gc_maybe_trigger(void)

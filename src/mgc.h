@@ -130,6 +130,8 @@ GORT_HIDDEN bool mark_is_marked(uintptr_t base);
 /* The whole mark phase, world stopped; returns bytes marked. */
 GORT_HIDDEN uint64_t mark_run(bool checkmark);
 GORT_HIDDEN uint64_t mark_stack_bytes(void);
+/* Names the root about to be scanned (for gccheckmark's report). */
+GORT_HIDDEN void mark_note_root(const char *kind, uintptr_t addr);
 GORT_HIDDEN void mark_fork_child(void);
 GORT_HIDDEN uint64_t mark_global_bytes(void);
 GORT_HIDDEN int64_t mark_cpu_ns(void);

@@ -109,6 +109,7 @@ uint64_t roots_scan_globals(gcwork *w)
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < nsegs; i++) {
 		uintptr_t lo = segs[i].lo, hi = segs[i].hi;
+		mark_note_root("data segment", lo);
 		if (xlo < xhi && xlo < hi && xhi > lo) {
 			mark_scan_range(w, lo, max_uptr(lo, xlo));
 			mark_scan_range(w, min_uptr(hi, xhi), hi);
@@ -118,8 +119,11 @@ uint64_t roots_scan_globals(gcwork *w)
 		bytes += hi - lo;
 	}
 	mutex_lock(&roots_lock);
-	for (size_t i = 0; i < nextra; i++)
+	for (size_t i = 0; i < nextra; i++) {
+		mark_note_root("gort_add_roots range", extra[i].lo);
 		mark_scan_range(w, extra[i].lo, extra[i].hi);
+	}
+	mark_note_root("argument of a starting thread", 0);
 	mutex_unlock(&roots_lock);
 	thread_scan_pending(grey_word, w);
 	return bytes;
@@ -138,6 +142,7 @@ NO_SANITIZE static void scan_thread(gthread *t, void *arg)
 	uintptr_t sp;
 	if (t->runtime)
 		return;
+	mark_note_root("thread stack or registers", (uintptr_t)t->tid);
 	if (t == ss->self) {
 		sp = ss->self_sp;
 	} else {

@@ -11,9 +11,18 @@
 #include "os.h"
 #include "spinlock.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+
 #define WORKBUF_CHUNK (64 * sizeof(workbuf))
 
 static spinlock wb_lock = SPINLOCK_INIT;
+/* Idle markers sleep here after spinning a while; a published buffer or
+ * the end of marking wakes them. */
+static sem_t idle_sem;
+static pthread_once_t idle_once = PTHREAD_ONCE_INIT;
+static unsigned idle_sleepers; /* atomic, seq_cst: Dekker with the publishers */
 static workbuf *wb_full, *wb_empty;
 static uintptr_t wb_nfull; /* atomic read as a hint */
 
@@ -42,13 +51,46 @@ static workbuf *getempty(void)
 	return b;
 }
 
+static void idle_init(void)
+{
+	sem_init(&idle_sem, 0, 0);
+}
+
 static void putfull(workbuf *b)
 {
 	spin_lock(&wb_lock);
 	b->next = wb_full;
 	wb_full = b;
-	store_relaxed(&wb_nfull, wb_nfull + 1);
+	store_seqcst(&wb_nfull, wb_nfull + 1);
 	spin_unlock(&wb_lock);
+	if (load_seqcst(&idle_sleepers))
+		sem_post(&idle_sem);
+}
+
+void gcwork_idle_sleep(bool (*done)(void))
+{
+	pthread_once(&idle_once, idle_init);
+	__atomic_fetch_add(&idle_sleepers, 1, __ATOMIC_SEQ_CST);
+	/* Re-check after announcing ourselves: a publisher or the last marker
+	 * to go idle either sees us (and posts) or is seen here. */
+	if (!gcwork_global_available() && !done())
+		while (sem_wait(&idle_sem) != 0 && errno == EINTR)
+			;
+	__atomic_fetch_sub(&idle_sleepers, 1, __ATOMIC_SEQ_CST);
+}
+
+void gcwork_idle_wake_all(void)
+{
+	pthread_once(&idle_once, idle_init);
+	for (unsigned n = load_seqcst(&idle_sleepers); n; n--)
+		sem_post(&idle_sem);
+}
+
+void gcwork_idle_reset(void)
+{
+	pthread_once(&idle_once, idle_init);
+	while (sem_trywait(&idle_sem) == 0)
+		;
 }
 
 static void putempty(workbuf *b)
@@ -132,7 +174,7 @@ void gcwork_dispose(gcwork *w)
 
 bool gcwork_global_available(void)
 {
-	return load_relaxed(&wb_nfull) != 0;
+	return load_seqcst(&wb_nfull) != 0;
 }
 
 void gcwork_balance(gcwork *w)

@@ -43,6 +43,12 @@ GORT_HIDDEN uintptr_t gcwork_get_slow(gcwork *w);
 /* Shares w's work with idle markers: its second buffer, or half of its
  * first (Go's gcWork.balance). */
 GORT_HIDDEN void gcwork_balance(gcwork *w);
+/* An idle marker sleeps until a buffer is published or done() holds. */
+GORT_HIDDEN void gcwork_idle_sleep(bool (*done)(void));
+/* Wakes every sleeping marker (marking is over). */
+GORT_HIDDEN void gcwork_idle_wake_all(void);
+/* Forgets wake-ups nobody consumed (between mark phases). */
+GORT_HIDDEN void gcwork_idle_reset(void);
 /* Whether the global full list has a buffer (racy hint). */
 GORT_HIDDEN bool gcwork_global_available(void);
 

@@ -359,7 +359,15 @@ static void drain(gcwork *w)
 	}
 }
 
-/* Drains until every marker is idle and no work is left anywhere. */
+static bool mark_done(void)
+{
+	return __atomic_load_n(&mark_nwait, __ATOMIC_SEQ_CST) == mark_nproc && !gcwork_global_available();
+}
+
+/* Drains until every marker is idle and no work is left anywhere.  An
+ * idle marker spins a little (work often comes back within
+ * microseconds), then sleeps until work is published: a spinning marker
+ * would take CPU from the others, or from a busy machine. */
 static void mark_loop(gcwork *w)
 {
 	for (;;) {
@@ -370,13 +378,14 @@ static void mark_loop(gcwork *w)
 				__atomic_fetch_sub(&mark_nwait, 1, __ATOMIC_SEQ_CST);
 				break;
 			}
-			if (__atomic_load_n(&mark_nwait, __ATOMIC_SEQ_CST) == mark_nproc &&
-			    !gcwork_global_available())
+			if (mark_done()) {
+				gcwork_idle_wake_all();
 				return;
-			if (spins < 256)
+			}
+			if (spins < 512)
 				cpu_relax();
 			else
-				sched_yield();
+				gcwork_idle_sleep(mark_done);
 		}
 	}
 }
@@ -453,6 +462,7 @@ uint64_t mark_run(bool checkmark)
 		mark_loop(&w);
 	}
 	gcwork_dispose(&w);
+	gcwork_idle_reset();
 	last_mark_cpu_ns = os_thread_cputime_ns() - t0 + load_relaxed(&helper_cpu_ns);
 	return w.bytes_marked + load_relaxed(&helper_bytes_marked) + barrier_bytes_marked();
 }

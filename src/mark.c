@@ -82,6 +82,8 @@ static __attribute__((noreturn, cold)) void checkmark_fail(uintptr_t base, mspan
 	gort_throw_addr("gccheckmark: found unmarked object", base);
 }
 
+#define PREFETCH_DEPTH 8 /* a power of two */
+
 /* Marking modes, fixed per drain so that the compiler drops the tests
  * that do not apply: the only marker (plain stores to the mark bits),
  * one of several (atomic OR), or the checkmark pass. */
@@ -316,9 +318,31 @@ NO_SANITIZE GORT_INLINE void drain_mode(gcwork *w, const int mode)
 {
 	struct markctx m;
 	markctx_load(&m);
-	uintptr_t p;
-	unsigned n = 0;
-	while ((p = gcwork_get(w)) != 0) {
+	/* Objects popped are prefetched and scanned PREFETCH_DEPTH pops
+	 * later, when their cache lines have arrived: a long-lived structure
+	 * built while the program also made garbage lies scattered over
+	 * reused slots, and then every object scanned is a cache miss.
+	 * (Prefetching at push time is too late for a LIFO stack.) */
+	uintptr_t ring[PREFETCH_DEPTH];
+	unsigned head = 0, count = 0, n = 0;
+	for (;;) {
+		uintptr_t p = gcwork_get(w);
+		if (p) {
+			__builtin_prefetch((const void *)p);
+			if (count < PREFETCH_DEPTH) {
+				ring[(head + count++) & (PREFETCH_DEPTH - 1)] = p;
+				continue;
+			}
+			uintptr_t q = ring[head];
+			ring[head] = p;
+			p = q;
+		} else if (count) {
+			p = ring[head];
+			count--;
+		} else {
+			break;
+		}
+		head = (head + 1) & (PREFETCH_DEPTH - 1);
 		if (mode == MODE_CHECK)
 			check_from = p;
 		scan_object_mode(w, &m, p, mode);

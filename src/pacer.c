@@ -158,7 +158,7 @@ void pacer_commit(void)
 		if (lim < goal)
 			goal = lim;
 	}
-	gc.goal = goal;
+	store_relaxed(&gc.goal, goal);
 	store_relaxed(&gc.trigger, goal);
 }
 

@@ -210,12 +210,20 @@ void roots_fork_unlock(void)
 typedef void *(*dlopen_fn)(const char *, int);
 typedef int (*dlclose_fn)(void *);
 
+/* glibc's own names, found when dlsym cannot look past us (static link). */
+extern void *__dlopen(const char *, int) __attribute__((weak));
+extern int __dlclose(void *) __attribute__((weak));
+
 GORT_EXPORT void *dlopen(const char *file, int mode)
 {
 	static dlopen_fn real;
 	dlopen_fn f = load_acquire(&real);
 	if (!f) {
 		f = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
+		if (!f)
+			f = __dlopen;
+		if (!f)
+			gort_throw("runtime: cannot find the real dlopen");
 		store_release(&real, f);
 	}
 	pthread_mutex_lock(&dl_lock);
@@ -230,6 +238,10 @@ GORT_EXPORT int dlclose(void *handle)
 	dlclose_fn f = load_acquire(&real);
 	if (!f) {
 		f = (dlclose_fn)dlsym(RTLD_NEXT, "dlclose");
+		if (!f)
+			f = __dlclose;
+		if (!f)
+			gort_throw("runtime: cannot find the real dlclose");
 		store_release(&real, f);
 	}
 	pthread_mutex_lock(&dl_lock);

@@ -47,14 +47,14 @@ GORT_INLINE unsigned swept_index(uint32_t sg)
 static void push(mspan **list, mspan *s)
 {
 	s->next = *list;
-	*list = s;
+	store_relaxed(list, s); /* read unlocked by sweep_pending's peek */
 }
 
 static mspan *pop(mspan **list)
 {
 	mspan *s = *list;
 	if (s)
-		*list = s->next;
+		store_relaxed(list, s->next);
 	return s;
 }
 

@@ -296,13 +296,23 @@ static struct start_args *pending_starts;
 static fixalloc startalloc; /* start_lock */
 static pthread_create_fn real_create;
 
+/* In a static program dlsym finds nothing: there pthread_create is a weak
+ * alias of glibc's __pthread_create_2_1, which the link pulls in only if
+ * something asks for it (gort.pc's Libs.private does, with -u). */
+extern int __pthread_create_2_1(pthread_t *, const pthread_attr_t *,
+				void *(*)(void *), void *) __attribute__((weak));
+
 static pthread_create_fn real_pthread_create(void)
 {
 	pthread_create_fn f = load_acquire(&real_create);
 	if (!f) {
 		f = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
 		if (!f)
-			gort_throw("runtime: cannot find the real pthread_create");
+			f = __pthread_create_2_1;
+		if (!f)
+			gort_throw("runtime: cannot find the real pthread_create "
+				   "(static link: add -Wl,-u,__pthread_create_2_1, "
+				   "as pkg-config --static --libs gort does)");
 		store_release(&real_create, f);
 	}
 	return f;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct node {
 	struct node *left, *right;
@@ -56,9 +57,14 @@ int main(int argc, char **argv)
 	int max_depth = argc > 1 ? atoi(argv[1]) : 18;
 	if (max_depth < 6)
 		max_depth = 6;
-	/* gctrace on unless the caller chose GORTDEBUG themselves. */
-	if (!getenv("GORTDEBUG"))
+	/* gctrace on unless the caller chose GORTDEBUG themselves.  gort reads
+	 * its knobs once, before main (as Go reads GODEBUG at start-up), so
+	 * the setting takes effect by running ourselves again with it. */
+	if (!getenv("GORTDEBUG")) {
 		setenv("GORTDEBUG", "gctrace=1", 1);
+		execv("/proc/self/exe", argv);
+		perror("demo: re-exec with GORTDEBUG=gctrace=1");
+	}
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 

@@ -249,13 +249,20 @@ static GORT_NOINLINE void *alloc_large(size_t size, bool noscan, const gort_type
 	fetch_add_relaxed(&mheap_.large_alloc_bytes, s->elemsize);
 	fetch_add_relaxed(&gc.heap_live, (int64_t)s->elemsize);
 	bool zero = s->needzero;
+	void *p = (void *)s->base;
 	gc_large_add(s);
+	/* From here on only p keeps the object alive: the span record is not
+	 * a heap pointer, and a cycle may run as soon as the critical section
+	 * ends.  The empty asm makes p opaque, so that the compiler cannot
+	 * drop it and reload s->base later (from a record the cycle may have
+	 * freed and recycled). */
+	__asm__ volatile("" : "+r"(p));
 	crit_exit();
 	/* Outside the critical section: a cycle may scan the object half
 	 * cleared (it is only reachable from our stack), which is harmless. */
 	if (zero)
-		memset((void *)s->base, 0, size);
-	return (void *)s->base;
+		memset(p, 0, size);
+	return p;
 }
 
 void *malloc_tiny(size_t size)

@@ -162,6 +162,15 @@ GORT_INLINE bool heapbits_mask(mspan *s, uintptr_t p, uint64_t mask)
 	return true;
 }
 
+/* heapbits_mask for an object whose bits straddle heap-bits words. */
+static GORT_NOINLINE void heapbits_mask_slow(uintptr_t p, uintptr_t elemsize, uint64_t mask)
+{
+	heapbits_write_slow(p, elemsize >> 3, false);
+	for (unsigned i = 0; mask; i++, mask >>= 1)
+		if (mask & 1)
+			heapbits_write_slow(p + i * 8, 1, true);
+}
+
 /* Clears and describes a small object just taken from span s: t and n
  * for a typed array, else mask for a typed object of up to 64 words, else
  * (t == NULL, mask == 0) a conservative object. */
@@ -181,10 +190,7 @@ GORT_INLINE void finish_small(mcache *c, mspan *s, void *p, size_t size, const g
 	} else if (!t) {
 		if (likely(heapbits_mask(s, (uintptr_t)p, mask)))
 			return;
-		heapbits_write_slow((uintptr_t)p, s->elemsize >> 3, false);
-		for (unsigned i = 0; mask; i++, mask >>= 1)
-			if (mask & 1)
-				heapbits_write_slow((uintptr_t)p + i * 8, 1, true);
+		heapbits_mask_slow((uintptr_t)p, s->elemsize, mask);
 	} else {
 		heapbits_typed((uintptr_t)p, s->elemsize, t, n);
 	}
@@ -342,25 +348,70 @@ static void *new_array(const gort_type *t, size_t n)
 	return alloc_large(size, noscan, noscan ? NULL : t, t->align > PAGE_BYTES ? t->align : PAGE_BYTES);
 }
 
+/* Descriptors of small types this thread has checked in full, by address:
+ * a program allocates from a few types over and over, and a descriptor is
+ * const (GORT_TYPE puts it in read-only data), so one full check per type
+ * and thread catches a corrupt one without paying for it at every call. */
+#define CHECKED_TYPES 8 /* a power of two */
+static __thread const gort_type *checked_types[CHECKED_TYPES] __attribute__((tls_model("initial-exec")));
+
+GORT_INLINE unsigned checked_slot(const gort_type *t)
+{
+	return ((uintptr_t)t >> 4) & (CHECKED_TYPES - 1);
+}
+
+/* Objects of up to 64 words: the compile-time bitmap against the offsets. */
+static GORT_NOINLINE bool check_small_type(const gort_type *t)
+{
+	if (!(t && t->magic == GORT_TYPE_MAGIC && t->size - 1 < 512 && t->align <= 8))
+		return false;
+	uint64_t seen = 0;
+	size_t prev = 0;
+	for (uint32_t i = 0; i < t->nptrs; i++) {
+		size_t off = t->ptroffs[i];
+		if (unlikely((off & 7) || off + 8 > t->size || (i && off <= prev)))
+			bad_type(t);
+		seen |= (uint64_t)1 << (off >> 3);
+		prev = off;
+	}
+	if (unlikely(seen != t->ptrmask))
+		bad_type(t);
+	checked_types[checked_slot(t)] = t;
+	return true;
+}
+
+/* gort_new for a type not in the checked cache, or not small. */
+static GORT_NOINLINE void *new_unchecked(const gort_type *t)
+{
+	if (check_small_type(t))
+		return alloc_small(size_to_class(t->size), t->ptrmask == 0, t->size, NULL, 0, t->ptrmask);
+	return new_array(t, 1);
+}
+
 void *gort_new(const gort_type *t)
 {
-	/* Objects of up to 64 words: the compile-time bitmap, checked against
-	 * the offsets (a few instructions per pointer field). */
-	if (likely(t && t->magic == GORT_TYPE_MAGIC && t->size - 1 < 512 && t->align <= 8)) {
-		uint64_t mask = t->ptrmask, seen = 0;
-		size_t prev = 0;
-		for (uint32_t i = 0; i < t->nptrs; i++) {
-			size_t off = t->ptroffs[i];
-			if (unlikely((off & 7) || off + 8 > t->size || (i && off <= prev)))
-				bad_type(t);
-			seen |= (uint64_t)1 << (off >> 3);
-			prev = off;
-		}
-		if (unlikely(seen != mask))
-			bad_type(t);
-		return alloc_small(size_to_class(t->size), mask == 0, t->size, NULL, 0, mask);
+	if (unlikely(checked_types[checked_slot(t)] != t || !t))
+		return new_unchecked(t);
+	/* alloc_small, spelled out so that the slow paths stay out of line
+	 * and the fast path saves no registers. */
+	uint64_t mask = t->ptrmask;
+	size_t size = t->size;
+	unsigned spc = size_to_class(size) << 1 | (mask == 0);
+	crit_enter();
+	mcache *c = mcache_tls;
+	mspan *s = c->alloc[spc];
+	void *p = mspan_next_free_fast(s);
+	if (unlikely(!p)) {
+		crit_exit();
+		return alloc_small_slow(spc, size, NULL, 0, mask);
 	}
-	return new_array(t, 1);
+	if (mask && unlikely(!heapbits_mask(s, (uintptr_t)p, mask)))
+		heapbits_mask_slow((uintptr_t)p, s->elemsize, mask);
+	owner_add(&c->nmalloc[s->sizeclass], 1);
+	if (s->needzero)
+		zero_words(p, align_up(size, 8) >> 3);
+	crit_exit();
+	return p;
 }
 
 void *gort_new_array(const gort_type *t, size_t n)

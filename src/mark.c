@@ -94,6 +94,14 @@ enum { MODE_SOLO, MODE_SHARED, MODE_CHECK };
 struct markctx {
 	uintptr_t lo, len;
 	heaparena **l2;
+	/* The last two spans greyed into, the object data of span cs[i]
+	 * being [cbase[i], cbase[i] + clen[i]): the pointers of a structure
+	 * built at once mostly lead to a span just seen (two, since a tree
+	 * node's children are one near, one after a whole subtree), and then
+	 * the lookup is skipped.  Sound while marking: a span found in use
+	 * stays in use until the sweep, and the cache lives for one drain. */
+	uintptr_t cbase[2], clen[2];
+	mspan *cs[2];
 };
 
 NO_SANITIZE GORT_INLINE void markctx_load(struct markctx *m)
@@ -101,30 +109,57 @@ NO_SANITIZE GORT_INLINE void markctx_load(struct markctx *m)
 	m->lo = load_relaxed(&arena_heap_lo);
 	m->len = load_relaxed(&arena_heap_hi) - m->lo;
 	m->l2 = load_acquire(&arena_l1[0]);
+	m->cbase[0] = m->clen[0] = m->cbase[1] = m->clen[1] = 0;
+	m->cs[0] = m->cs[1] = NULL;
 }
 
-/* Greys the object p points into, if any (see the file comment). */
-NO_SANITIZE GORT_INLINE void grey(gcwork *w, const struct markctx *m, uintptr_t p, const int mode)
+/* The in-use GC span whose object data holds p, or NULL. */
+NO_SANITIZE GORT_INLINE mspan *grey_span(struct markctx *m, uintptr_t p)
 {
 	if (p - m->lo >= m->len)
-		return;
+		return NULL; /* nil among them */
+	if (p - m->cbase[0] < m->clen[0])
+		return m->cs[0];
+	if (p - m->cbase[1] < m->clen[1])
+		return m->cs[1];
 #if ARENA_L1_BITS == 0
 	/* Inside the heap's bounds, the first-level index is 0. */
 	heaparena *ha = m->l2 ? load_acquire(&m->l2[(p >> ARENA_SHIFT) & (ARENA_L2_ENTRIES - 1)]) : NULL;
 	if (!ha)
-		return;
+		return NULL;
 	mspan *s = load_acquire(&ha->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)]);
 #else
 	mspan *s = span_of(p);
 #endif
-	if (!s || load_acquire(&s->state) != MSPAN_INUSE || s->kind != SPAN_GC || p < s->base)
+	if (!s || load_acquire(&s->state) != MSPAN_INUSE || s->kind != SPAN_GC || p - s->base >= s->limit - s->base)
+		return NULL;
+	m->cs[1] = m->cs[0];
+	m->cbase[1] = m->cbase[0];
+	m->clen[1] = m->clen[0];
+	m->cs[0] = s;
+	m->cbase[0] = s->base;
+	m->clen[0] = s->limit - s->base;
+	return s;
+}
+
+/* A work entry is an address with its low three bits free: a small object
+ * of up to 7 words carries its size in words there, so that scanning it
+ * needs neither its span nor its size class (the most common objects of
+ * pointer structures are that small).  Tag 0: look the span up. */
+#define WORK_TAG_MASK ((uintptr_t)7)
+
+GORT_INLINE uintptr_t work_tag(uintptr_t elemsize)
+{
+	return elemsize < 64 ? elemsize >> 3 : 0;
+}
+
+/* Greys the object p points into, if any (see the file comment). */
+NO_SANITIZE GORT_INLINE void grey(gcwork *w, struct markctx *m, uintptr_t p, const int mode)
+{
+	mspan *s = grey_span(m, p);
+	if (!s)
 		return;
-	/* Past the last object (a span's tail bytes) maps to idx >= nelems;
-	 * a large span has one object covering all its pages.  Checking
-	 * nelems rather than limit keeps to the span's first cache line. */
 	uint32_t idx = obj_index_of(s, p - s->base);
-	if (idx >= s->nelems)
-		return;
 	uint32_t wi = idx >> 6;
 	uint64_t bit = (uint64_t)1 << (idx & 63);
 	/* Allocated: alloc bit set (tested first: with the world stopped and
@@ -148,7 +183,7 @@ NO_SANITIZE GORT_INLINE void grey(gcwork *w, const struct markctx *m, uintptr_t 
 	w->bytes_marked += s->elemsize;
 	if (s->spanclass & 1)
 		return; /* noscan: black at once */
-	gcwork_put(w, base);
+	gcwork_put(w, base | work_tag(s->elemsize));
 }
 
 NO_SANITIZE GORT_INLINE int mode_of(const gcwork *w)
@@ -201,7 +236,7 @@ NO_SANITIZE void mark_scan_range(gcwork *w, uintptr_t lo, uintptr_t hi)
  * that the work stack (LIFO) visits fields in order: a structure built
  * depth first, field by field, is then marked in allocation order, which
  * is memory order. */
-NO_SANITIZE GORT_INLINE void scan_small(gcwork *w, const struct markctx *m, heaparena *ha, uintptr_t base,
+NO_SANITIZE GORT_INLINE void scan_small(gcwork *w, struct markctx *m, heaparena *ha, uintptr_t base,
 				       uintptr_t elemsize, const int mode)
 {
 	const uintptr_t *words = (const uintptr_t *)base;
@@ -278,10 +313,21 @@ static GORT_NOINLINE void scan_large(gcwork *w, mspan *s, uintptr_t p)
 }
 
 /* Scans the object (or oblet) at p: the base of a grey object, or an
- * address inside a large object where one of its oblets starts. */
-NO_SANITIZE GORT_INLINE void scan_object_mode(gcwork *w, const struct markctx *m, uintptr_t p, const int mode)
+ * address inside a large object where one of its oblets starts, either
+ * with its work tag. */
+NO_SANITIZE GORT_INLINE void scan_object_mode(gcwork *w, struct markctx *m, uintptr_t p, const int mode)
 {
+	uintptr_t tag = p & WORK_TAG_MASK;
+	p -= tag;
+#if ARENA_L1_BITS == 0
+	heaparena *ha = m->l2[(p >> ARENA_SHIFT) & (ARENA_L2_ENTRIES - 1)];
+#else
 	heaparena *ha = arena_of(p);
+#endif
+	if (tag) {
+		scan_small(w, m, ha, p, tag << 3, mode);
+		return;
+	}
 	mspan *s = load_acquire(&ha->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)]);
 	if (s->sizeclass) {
 		scan_small(w, m, ha, p, s->elemsize, mode);
@@ -344,7 +390,7 @@ NO_SANITIZE GORT_INLINE void drain_mode(gcwork *w, const int mode)
 		}
 		head = (head + 1) & (PREFETCH_DEPTH - 1);
 		if (mode == MODE_CHECK)
-			check_from = p;
+			check_from = p & ~WORK_TAG_MASK;
 		scan_object_mode(w, &m, p, mode);
 		/* A depth-first walk keeps little on the stack: hand some of
 		 * it over whenever another marker is waiting for work. */

@@ -167,7 +167,7 @@ int gort_set_gc_percent(int percent)
 	gc_init();
 	pthread_mutex_lock(&gc.lock);
 	int old = gc.gc_percent;
-	gc.gc_percent = percent < 0 ? -1 : percent;
+	store_relaxed(&gc.gc_percent, percent < 0 ? -1 : percent);
 	pacer_commit();
 	pthread_mutex_unlock(&gc.lock);
 	return old;
@@ -179,7 +179,7 @@ int64_t gort_set_memory_limit(int64_t limit)
 	pthread_mutex_lock(&gc.lock);
 	int64_t old = gc.memory_limit;
 	if (limit >= 0) {
-		gc.memory_limit = limit;
+		store_relaxed(&gc.memory_limit, limit); /* read unlocked by pacer_enforce_limit */
 		pacer_commit();
 	}
 	pthread_mutex_unlock(&gc.lock);

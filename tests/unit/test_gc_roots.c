@@ -982,7 +982,11 @@ int main(int argc, char **argv)
 {
 	(void)argc;
 	reexec_with(argv, "gcpoison=1");
+#ifdef UNDER_TSAN
+	alarm(600); /* ThreadSanitizer runs this 5-15 times slower */
+#else
 	alarm(120); /* a hang (a lost wake-up, a deadlock) fails the program */
+#endif
 	if (!DEATH_CHECKS)
 		printf("--- SKIP: death checks (ThreadSanitizer defers the stop signals: gort's threads' stale contexts "
 		       "keep dead objects)\n");

@@ -34,7 +34,7 @@ else
 $(error unknown BUILD=$(BUILD))
 endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
-LDLIBS := -pthread -lm -ldl
+LDLIBS := -pthread -lm -ldl -lz
 
 SRCS := $(wildcard src/*.c)
 OBJS := $(SRCS:src/%.c=$(O)/obj/%.o)

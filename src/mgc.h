@@ -156,7 +156,8 @@ GORT_HIDDEN uint64_t roots_scan_globals(struct gcwork *w);
 /* Scans every registered thread's stack and registers; world stopped. */
 GORT_HIDDEN uint64_t roots_scan_stacks(struct gcwork *w);
 GORT_HIDDEN void roots_fork_lock(void);
-GORT_HIDDEN void roots_fork_unlock(void);
+/* child: dl_lock (held twice, with roots_begin) is reset, not unlocked. */
+GORT_HIDDEN void roots_fork_unlock(bool child);
 
 /* --- mfinal.c */
 /* Mark phase: scans what finalizable objects reach (not the objects) and

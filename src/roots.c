@@ -199,10 +199,19 @@ void roots_fork_lock(void)
 	mutex_lock(&roots_lock);
 }
 
-void roots_fork_unlock(void)
+void roots_fork_unlock(bool child)
 {
 	mutex_unlock(&roots_lock);
-	pthread_mutex_unlock(&dl_lock);
+	if (!child) {
+		pthread_mutex_unlock(&dl_lock);
+		return;
+	}
+	/* The child's thread has a new id, and a recursive mutex only opens
+	 * for its owner's: unlocking would fail (EPERM) and leave it shut for
+	 * good (the next dlopen hangs).  Both holds (roots_begin's and ours)
+	 * go at once. */
+	pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+	memcpy(&dl_lock, &fresh, sizeof fresh);
 }
 
 /* --- dlopen / dlclose, held off while the collector looks at segments. */

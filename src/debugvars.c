@@ -15,7 +15,8 @@
 
 /* Defaults hold before GORTDEBUG is read, since a bad free may come first. */
 struct debugvars debug = {.madvdontneed = 1, .scavenger = 1, .scavtrace = 0, .badfree = 1,
-			  .gctrace = 0, .gccheckmark = 0, .gcpoison = 0};
+			  .gctrace = 0, .gccheckmark = 0, .gcpoison = 0,
+			  .memprofilerate = -1, .heapprofilesignal = 12};
 
 static const struct dbgvar {
 	const char *name;
@@ -29,6 +30,8 @@ static const struct dbgvar {
 	{"gctrace", &debug.gctrace, 0, 0, 2},
 	{"gccheckmark", &debug.gccheckmark, 0, 0, 1},
 	{"gcpoison", &debug.gcpoison, 0, 0, 1},
+	{"memprofilerate", &debug.memprofilerate, -1, 0, 100000000},
+	{"heapprofilesignal", &debug.heapprofilesignal, 12, 0, 64},
 };
 
 void debugvars_reset(void)

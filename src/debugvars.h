@@ -19,6 +19,8 @@ struct debugvars {
 	int gctrace;      /* 1: a line per collection on stderr, in Go's format */
 	int gccheckmark;  /* 1: verify each mark with a second one from scratch */
 	int gcpoison;     /* 1: overwrite dead objects with 0xde when swept */
+	int memprofilerate; /* bytes per heap-profile sample; -1: the default (512 KiB) */
+	int heapprofilesignal; /* signal that makes GORTHEAPPROFILE write path.N (0: none) */
 };
 
 GORT_HIDDEN extern struct debugvars debug;

@@ -4,10 +4,11 @@
  * A fork copies only the calling thread; a lock held by any other thread at
  * that moment would stay held forever in the child.  So the prepare handler
  * takes every gort lock, in the runtime's lock order, and the parent and
- * child handlers release them.  Order (outermost first): thread_lock (the
+ * child handlers release them.  Order (outermost first): the symbolizer's
+ * lock (a leaf, so any place would do), the dlopen lock, gc.lock, thread_lock (the
  * thread registry, which stop-the-world holds while it stops threads that
  * may hold any of the others), reclaim_lock and
- * the scavenger's start_lock, every mcentral lock, cache_lock, the heap
+ * the scavenger's start_lock, the profiler's lock, every mcentral lock, cache_lock, the heap
  * lock, scav_lock, persistent_lock: the same nesting the runtime itself
  * uses (heap -> scav_lock, heap -> persistent, cache -> persistent), so the
  * prepare handler cannot deadlock against a running thread.
@@ -23,14 +24,17 @@
 #include "fixalloc.h"
 #include "mcache.h"
 #include "mheap.h"
+#include "mprof.h"
 #include "mgc.h"
 #include "scavenge.h"
+#include "symtab.h"
 #include "thread.h"
 
 #include <pthread.h>
 
 static void lock_all(void)
 {
+	symtab_fork_lock();     /* a leaf: its holder takes no other lock */
 	roots_begin();          /* the dlopen lock: taken before gc.lock */
 	pthread_mutex_lock(&gc.lock);
 	thread_fork_lock();
@@ -38,6 +42,7 @@ static void lock_all(void)
 	scavenge_fork_lock();
 	final_fork_lock();
 	roots_fork_lock();
+	mprof_fork_lock();
 	mcache_fork_lock();     /* before the central locks: a GC flush nests them so */
 	for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++)
 		spin_lock(&mheap_.central_manual[i].lock);
@@ -59,13 +64,16 @@ static void unlock_all(bool child)
 	for (unsigned i = NUM_SIZE_CLASSES; i-- > 0;)
 		spin_unlock(&mheap_.central_manual[i].lock);
 	mcache_fork_unlock();
-	roots_fork_unlock();
+	mprof_fork_unlock();
+	roots_fork_unlock(child);
 	final_fork_unlock();
 	scavenge_fork_unlock(child);
 	thread_start_fork_unlock();
 	thread_fork_unlock(child);
 	pthread_mutex_unlock(&gc.lock);
-	roots_end();
+	if (!child)
+		roots_end(); /* (in the child, roots_fork_unlock reset it) */
+	symtab_fork_unlock();
 	if (child)
 		gc_fork_child();
 }

@@ -21,6 +21,7 @@
 #include "debugvars.h"
 #include "mcache.h"
 #include "mheap.h"
+#include "mprof.h"
 
 static GORT_NOINLINE __attribute__((cold)) void bad_free(const char *what, uintptr_t p)
 {
@@ -79,6 +80,9 @@ static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t
 	}
 }
 
+GORT_INLINE void free_object(mspan *s, uintptr_t p, uint32_t idx);
+static GORT_NOINLINE void free_profiled(mspan *s, uintptr_t p, uint32_t idx);
+
 void gort_free(void *ptr)
 {
 	uintptr_t p = (uintptr_t)ptr;
@@ -107,6 +111,24 @@ void gort_free(void *ptr)
 		bad_free("gort_free: pointer to a garbage-collected object", p);
 		return;
 	}
+	if (unlikely(load_relaxed(&s->profiled))) {
+		free_profiled(s, p, idx); /* a tail call: the fast path saves no registers */
+		return;
+	}
+	free_object(s, p, idx);
+}
+
+/* A span holding sampled objects: a sampled object leaves the profile
+ * before it is free, since once free its address may be handed out (and
+ * sampled) again at once. */
+static GORT_NOINLINE void free_profiled(mspan *s, uintptr_t p, uint32_t idx)
+{
+	mprof_free_manual(p);
+	free_object(s, p, idx);
+}
+
+GORT_INLINE void free_object(mspan *s, uintptr_t p, uint32_t idx)
+{
 	mcache *c = mcache_tls;
 	if (load_relaxed(&s->owner) != c) {
 		free_remote(c, s, p, idx);

@@ -17,12 +17,13 @@
 #include "malloc.h"
 #include "mcache.h"
 #include "mheap.h"
+#include "mprof.h"
 #include "sizeclass.h"
 
 #include <errno.h>
 #include <string.h>
 
-static GORT_NOINLINE void *malloc_small_slow(unsigned cls, size_t size, bool zero)
+static GORT_NOINLINE void *malloc_small_slow(unsigned cls, size_t size, bool zero, void *fp)
 {
 	mcache *c = mcache_self();
 	void *p = mcache_refill(c, &c->manual[cls], &mheap_.central_manual[cls]);
@@ -33,24 +34,30 @@ static GORT_NOINLINE void *malloc_small_slow(unsigned cls, size_t size, bool zer
 	owner_add(&c->nmalloc[cls], 1);
 	if (zero && c->manual[cls]->needzero)
 		memset(p, 0, size);
+	if (mcache_sample_due(c, class_to_size[cls]))
+		return mprof_sample(p, class_to_size[cls], NULL, false, fp);
 	return p;
 }
 
-GORT_INLINE void *malloc_small(size_t size, bool zero)
+/* fp: the frame of the entry point the program called (for the profiler:
+ * its return address is the allocation site). */
+GORT_INLINE void *malloc_small(size_t size, bool zero, void *fp)
 {
 	unsigned cls = size_to_class(size);
 	mcache *c = mcache_tls;
 	mspan *s = c->manual[cls];
 	void *p = mspan_next_free_fast(s);
 	if (unlikely(!p))
-		return malloc_small_slow(cls, size, zero);
+		return malloc_small_slow(cls, size, zero, fp);
 	owner_add(&c->nmalloc[cls], 1);
 	if (zero && s->needzero)
 		memset(p, 0, size);
+	if (mcache_sample_due(c, s->elemsize))
+		return mprof_sample(p, s->elemsize, NULL, false, fp);
 	return p;
 }
 
-void *malloc_large(size_t size, size_t align, bool zero)
+void *malloc_large(size_t size, size_t align, bool zero, void *fp)
 {
 	if (unlikely(size > MAX_ALLOC_BYTES)) {
 		errno = ENOMEM;
@@ -73,16 +80,21 @@ void *malloc_large(size_t size, size_t align, bool zero)
 	fetch_add_relaxed(&mheap_.large_alloc_bytes, s->elemsize);
 	if (zero && s->needzero)
 		memset((void *)s->base, 0, size);
-	return (void *)s->base;
+	return mprof_count_slow((void *)s->base, size, NULL, false, fp);
+}
+
+GORT_INLINE void *malloc_fp(size_t size, void *fp)
+{
+	if (likely(size - 1 < MAX_SMALL_SIZE)) /* 1..32768; 0 wraps to large */
+		return malloc_small(size, false, fp);
+	if (size == 0)
+		return malloc_small(1, false, fp);
+	return malloc_large(size, PAGE_BYTES, false, fp);
 }
 
 void *gort_malloc(size_t size)
 {
-	if (likely(size - 1 < MAX_SMALL_SIZE)) /* 1..32768; 0 wraps to large */
-		return malloc_small(size, false);
-	if (size == 0)
-		return malloc_small(1, false);
-	return malloc_large(size, PAGE_BYTES, false);
+	return malloc_fp(size, __builtin_frame_address(0));
 }
 
 void *gort_calloc(size_t n, size_t size)
@@ -92,11 +104,12 @@ void *gort_calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	void *fp = __builtin_frame_address(0);
 	if (likely(total - 1 < MAX_SMALL_SIZE))
-		return malloc_small(total, true);
+		return malloc_small(total, true, fp);
 	if (total == 0)
-		return malloc_small(1, true);
-	return malloc_large(total, PAGE_BYTES, true);
+		return malloc_small(1, true, fp);
+	return malloc_large(total, PAGE_BYTES, true, fp);
 }
 
 void *gort_aligned_alloc(size_t align, size_t size)
@@ -107,8 +120,9 @@ void *gort_aligned_alloc(size_t align, size_t size)
 	}
 	if (size == 0)
 		size = 1;
+	void *fp = __builtin_frame_address(0);
 	if (align <= 8)
-		return gort_malloc(size);
+		return malloc_fp(size, fp);
 	if (unlikely(align > MAX_ALLOC_BYTES || size > MAX_ALLOC_BYTES - align)) {
 		errno = ENOMEM;
 		return NULL;
@@ -118,9 +132,9 @@ void *gort_aligned_alloc(size_t align, size_t size)
 		 * aligned, since spans start on a page boundary. */
 		unsigned cls = size_class_for_alignment(size, align);
 		if (cls)
-			return malloc_small(class_to_size[cls], false);
+			return malloc_small(class_to_size[cls], false, fp);
 	}
-	return malloc_large(size, align > PAGE_BYTES ? align : PAGE_BYTES, false);
+	return malloc_large(size, align > PAGE_BYTES ? align : PAGE_BYTES, false, fp);
 }
 
 /* The span of a pointer the caller claims came from gort_malloc. */
@@ -142,8 +156,9 @@ size_t gort_usable_size(const void *p)
 
 void *gort_realloc(void *p, size_t size)
 {
+	void *fp = __builtin_frame_address(0);
 	if (!p)
-		return gort_malloc(size);
+		return malloc_fp(size, fp);
 	if (size == 0) {
 		gort_free(p);
 		return NULL;
@@ -152,7 +167,7 @@ void *gort_realloc(void *p, size_t size)
 	/* Keep the object when the new size still uses its class well. */
 	if (size <= old && size > old / 2)
 		return p;
-	void *q = gort_malloc(size);
+	void *q = malloc_fp(size, fp);
 	if (!q)
 		return NULL;
 	memcpy(q, p, size < old ? size : old);

@@ -10,7 +10,7 @@
 #define TINY_SPAN_CLASS (TINY_SIZE_CLASS << 1 | 1)
 
 /* A large (own-span) object of the manual heap; NULL + ENOMEM on failure. */
-GORT_HIDDEN void *malloc_large(size_t size, size_t align, bool zero);
+GORT_HIDDEN void *malloc_large(size_t size, size_t align, bool zero, void *fp);
 /* The tiny allocator: size (1..15) bytes of pointer-free memory packed into
  * 16-byte blocks of the collected heap, as Go does.  Such objects cannot be
  * freed one by one: only the collector (which sees the block) reclaims

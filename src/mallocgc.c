@@ -23,6 +23,7 @@
 #include "mcache.h"
 #include "mgc.h"
 #include "mheap.h"
+#include "mprof.h"
 #include "sizeclass.h"
 #include "thread.h"
 
@@ -196,8 +197,15 @@ GORT_INLINE void finish_small(mcache *c, mspan *s, void *p, size_t size, const g
 	}
 }
 
+/* Where an allocation comes from, for the profiler: the type's name (or
+ * NULL) and the frame of the entry point the program called. */
+struct site {
+	const char *type;
+	void *fp;
+};
+
 static GORT_NOINLINE void *alloc_small_slow(unsigned spc, size_t size, const gort_type *t, uintptr_t n,
-					    uint64_t mask)
+					    uint64_t mask, struct site w)
 {
 	gc_prepare_thread();
 	crit_enter();
@@ -207,13 +215,18 @@ static GORT_NOINLINE void *alloc_small_slow(unsigned spc, size_t size, const gor
 		crit_exit();
 		gc_throw_oom("gort_alloc", size);
 	}
-	finish_small(c, c->alloc[spc], p, size, t, n, mask);
+	mspan *s = c->alloc[spc];
+	finish_small(c, s, p, size, t, n, mask);
+	bool sample = mcache_sample_due(c, s->elemsize);
+	uintptr_t elemsize = s->elemsize;
 	crit_exit();
+	if (sample)
+		return mprof_sample(p, elemsize, w.type, true, w.fp);
 	return p;
 }
 
 GORT_INLINE void *alloc_small(unsigned cls, bool noscan, size_t size, const gort_type *t, uintptr_t n,
-			       uint64_t mask)
+			       uint64_t mask, struct site w)
 {
 	unsigned spc = cls << 1 | noscan;
 	crit_enter();
@@ -222,14 +235,18 @@ GORT_INLINE void *alloc_small(unsigned cls, bool noscan, size_t size, const gort
 	void *p = mspan_next_free_fast(s);
 	if (likely(p)) {
 		finish_small(c, s, p, size, t, n, mask);
+		bool sample = mcache_sample_due(c, s->elemsize);
 		crit_exit();
+		if (sample)
+			return mprof_sample(p, class_to_size[cls], w.type, true, w.fp);
 		return p;
 	}
 	crit_exit();
-	return alloc_small_slow(spc, size, t, n, mask);
+	return alloc_small_slow(spc, size, t, n, mask, w);
 }
 
-static GORT_NOINLINE void *alloc_large(size_t size, bool noscan, const gort_type *t, uintptr_t align)
+static GORT_NOINLINE void *alloc_large(size_t size, bool noscan, const gort_type *t, uintptr_t align,
+				       struct site w)
 {
 	if (unlikely(size > MAX_ALLOC_BYTES))
 		gort_throw("gort_alloc: size out of range");
@@ -268,10 +285,10 @@ static GORT_NOINLINE void *alloc_large(size_t size, bool noscan, const gort_type
 	 * cleared (it is only reachable from our stack), which is harmless. */
 	if (zero)
 		memset(p, 0, size);
-	return p;
+	return mprof_count_slow(p, size, w.type, true, w.fp);
 }
 
-void *malloc_tiny(size_t size)
+static void *malloc_tiny_fp(size_t size, void *fp)
 {
 	GORT_ASSERT(1, size > 0 && size < TINY_SIZE);
 	crit_enter();
@@ -314,25 +331,35 @@ void *malloc_tiny(size_t size)
 		c->tiny = (uintptr_t)p;
 		c->tinyoffset = size;
 	}
+	bool sample = mcache_sample_due(c, size);
 	crit_exit();
+	if (sample)
+		return mprof_sample(p, size, NULL, true, fp);
 	return p;
+}
+
+void *malloc_tiny(size_t size)
+{
+	return malloc_tiny_fp(size, __builtin_frame_address(0));
 }
 
 void *gort_alloc(size_t size, unsigned flags)
 {
 	bool noscan = flags & GORT_NOSCAN;
-	if (likely(size - 1 < MAX_SMALL_SIZE)) { /* 1..32768; 0 wraps */
+	if (unlikely(size == 0))
+		size = 1;
+	if (likely(size <= MAX_SMALL_SIZE)) {
 		if (noscan && size < TINY_SIZE)
-			return malloc_tiny(size);
-		return alloc_small(size_to_class(size), noscan, size, NULL, 0, 0);
+			return malloc_tiny_fp(size, __builtin_frame_address(0));
+		return alloc_small(size_to_class(size), noscan, size, NULL, 0, 0,
+				   (struct site){NULL, __builtin_frame_address(0)});
 	}
-	if (size == 0)
-		return gort_alloc(1, flags);
-	return alloc_large(size, noscan, NULL, PAGE_BYTES);
+	return alloc_large(size, noscan, NULL, PAGE_BYTES, (struct site){NULL, __builtin_frame_address(0)});
 }
 
-static void *new_array(const gort_type *t, size_t n)
+static void *new_array(const gort_type *t, size_t n, void *fp)
 {
+	struct site w = {t ? t->name : NULL, fp};
 	check_type(t);
 	size_t size;
 	if (unlikely(__builtin_mul_overflow(t->size, n, &size) || size > MAX_ALLOC_BYTES))
@@ -343,9 +370,9 @@ static void *new_array(const gort_type *t, size_t n)
 	if (size <= MAX_SMALL_SIZE) {
 		unsigned cls = t->align <= 8 ? size_to_class(size) : size_class_for_alignment(size, t->align);
 		if (cls)
-			return alloc_small(cls, noscan, size, noscan ? NULL : t, n, 0);
+			return alloc_small(cls, noscan, size, noscan ? NULL : t, n, 0, w);
 	}
-	return alloc_large(size, noscan, noscan ? NULL : t, t->align > PAGE_BYTES ? t->align : PAGE_BYTES);
+	return alloc_large(size, noscan, noscan ? NULL : t, t->align > PAGE_BYTES ? t->align : PAGE_BYTES, w);
 }
 
 /* Descriptors of small types this thread has checked in full, by address:
@@ -381,17 +408,18 @@ static GORT_NOINLINE bool check_small_type(const gort_type *t)
 }
 
 /* gort_new for a type not in the checked cache, or not small. */
-static GORT_NOINLINE void *new_unchecked(const gort_type *t)
+static GORT_NOINLINE void *new_unchecked(const gort_type *t, void *fp)
 {
 	if (check_small_type(t))
-		return alloc_small(size_to_class(t->size), t->ptrmask == 0, t->size, NULL, 0, t->ptrmask);
-	return new_array(t, 1);
+		return alloc_small(size_to_class(t->size), t->ptrmask == 0, t->size, NULL, 0, t->ptrmask,
+				   (struct site){t->name, fp});
+	return new_array(t, 1, fp);
 }
 
 void *gort_new(const gort_type *t)
 {
 	if (unlikely(checked_types[checked_slot(t)] != t || !t))
-		return new_unchecked(t);
+		return new_unchecked(t, __builtin_frame_address(0));
 	/* alloc_small, spelled out so that the slow paths stay out of line
 	 * and the fast path saves no registers. */
 	uint64_t mask = t->ptrmask;
@@ -403,18 +431,21 @@ void *gort_new(const gort_type *t)
 	void *p = mspan_next_free_fast(s);
 	if (unlikely(!p)) {
 		crit_exit();
-		return alloc_small_slow(spc, size, NULL, 0, mask);
+		return alloc_small_slow(spc, size, NULL, 0, mask, (struct site){t->name, __builtin_frame_address(0)});
 	}
 	if (mask && unlikely(!heapbits_mask(s, (uintptr_t)p, mask)))
 		heapbits_mask_slow((uintptr_t)p, s->elemsize, mask);
 	owner_add(&c->nmalloc[s->sizeclass], 1);
 	if (s->needzero)
 		zero_words(p, align_up(size, 8) >> 3);
+	bool sample = mcache_sample_due(c, s->elemsize);
 	crit_exit();
+	if (unlikely(sample))
+		return mprof_sample(p, class_to_size[spc >> 1], t->name, true, __builtin_frame_address(0));
 	return p;
 }
 
 void *gort_new_array(const gort_type *t, size_t n)
 {
-	return new_array(t, n);
+	return new_array(t, n, __builtin_frame_address(0));
 }

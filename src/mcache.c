@@ -7,6 +7,7 @@
  */
 #include "crit.h"
 #include "mcache.h"
+#include "mprof.h"
 #include "check.h"
 #include "fixalloc.h"
 #include "mheap.h"
@@ -60,6 +61,7 @@ mcache *mcache_self(void)
 	allcaches = c;
 	mutex_unlock(&cache_lock);
 	mcache_reset(c);
+	store_relaxed(&c->next_sample, mprof_next_sample());
 	mcache_tls = c;
 	pthread_setspecific(cache_key, c);
 	return c;
@@ -184,6 +186,31 @@ static void mcache_destroy(void *arg)
 		c->allnext->allprev = c->allprev;
 	fixalloc_free(&cachealloc, c);
 	mutex_unlock(&cache_lock);
+}
+
+void mcache_reset_samples(void)
+{
+	mutex_lock(&cache_lock);
+	for (mcache *c = allcaches; c; c = c->allnext)
+		store_relaxed(&c->next_sample, 0);
+	mutex_unlock(&cache_lock);
+}
+
+void *mprof_sample(void *p, uintptr_t size, const char *type, bool collected, void *fp)
+{
+	mcache *c = mcache_tls;
+	store_relaxed(&c->next_sample, mprof_next_sample());
+	if (load_relaxed(&mprof_rate) > 0)
+		mprof_malloc(p, size, type, collected, fp);
+	return p;
+}
+
+void *mprof_count_slow(void *p, uintptr_t size, const char *type, bool collected, void *fp)
+{
+	mcache *c = mcache_self();
+	if (c && mcache_sample_due(c, size))
+		return mprof_sample(p, size, type, collected, fp);
+	return p;
 }
 
 void mcache_fork_lock(void)

@@ -14,6 +14,7 @@
 #ifndef GORT_MCACHE_H
 #define GORT_MCACHE_H
 
+#include "atomic.h"
 #include "mcentral.h"
 #include "mspan.h"
 
@@ -23,6 +24,7 @@ typedef struct mcache {
 	uintptr_t tiny;       /* current tiny block, or 0 */
 	uintptr_t tinyoffset; /* bytes used in it */
 	uint64_t tiny_allocs;
+	intptr_t next_sample; /* bytes to the next profiled allocation; relaxed (rate changes reset it) */
 	uint64_t nmalloc[NUM_SIZE_CLASSES]; /* owner writes, relaxed */
 	uint64_t nfree[NUM_SIZE_CLASSES];
 	struct mcache *allnext, *allprev; /* all caches; cache_lock */
@@ -33,6 +35,23 @@ GORT_HIDDEN extern mcache mcache_empty;
 GORT_HIDDEN extern mspan mspan_empty;
 
 GORT_HIDDEN void mcache_global_init(void);
+
+/* The profiler's countdown (mprof.h): true when this allocation of size
+ * bytes is to be sampled.  One subtraction and one branch. */
+GORT_INLINE bool mcache_sample_due(mcache *c, uintptr_t size)
+{
+	intptr_t ns = load_relaxed(&c->next_sample) - (intptr_t)size;
+	store_relaxed(&c->next_sample, ns);
+	return unlikely(ns < 0);
+}
+/* Samples p (outside critical sections): draws the next distance and
+ * records the allocation if profiling is on.  Returns p. */
+GORT_HIDDEN GORT_NOINLINE void *mprof_sample(void *p, uintptr_t size, const char *type, bool collected, void *fp);
+/* The countdown for paths where the cache may not exist yet (large
+ * objects): creates it, counts, samples if due.  Returns p. */
+GORT_HIDDEN GORT_NOINLINE void *mprof_count_slow(void *p, uintptr_t size, const char *type, bool collected, void *fp);
+/* gort_set_mem_profile_rate: every cache redraws at its next allocation. */
+GORT_HIDDEN void mcache_reset_samples(void);
 /* The calling thread's own cache, created if needed; NULL if out of memory. */
 GORT_HIDDEN mcache *mcache_self(void);
 /* Slow path: the next object from *slot's span, refilling from central.

@@ -11,6 +11,7 @@
  * the last one's (sweepgen).
  */
 #include "mgc.h"
+#include "mprof.h"
 #include "arena.h"
 #include "atomic.h"
 #include "check.h"
@@ -197,6 +198,7 @@ static void gc_cycle(bool forced)
 	gc.heap_marked = c.marked;
 	store_relaxed(&gc.heap_live, (int64_t)c.marked);
 	sweep_start_cycle();
+	mprof_next_cycle();
 	gc.last_goal = c.goal;
 	pacer_commit();
 	store_relaxed(&gc.phase, GC_OFF);
@@ -213,6 +215,7 @@ static void gc_cycle(bool forced)
 		gc.numforced++;
 	store_relaxed(&gc.numgc, gc.numgc + 1);
 	stw_start();
+	mprof_flush();
 	if (debug.gctrace)
 		gctrace(&c);
 }
@@ -241,6 +244,7 @@ static GORT_NOINLINE void gc_run_inner(bool forced, uintptr_t self_sp)
 	final_wake();
 	if (forced) {
 		sweep_finish(); /* runtime.GC returns with the heap swept */
+		mprof_post_sweep(); /* and the heap profile up to date */
 		pacer_enforce_limit();
 	} else {
 		sweeper_wake();

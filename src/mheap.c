@@ -10,6 +10,7 @@
  */
 #include "crit.h"
 #include "mheap.h"
+#include "mprof.h"
 #include "arena.h"
 #include "check.h"
 #include "debugvars.h"
@@ -25,6 +26,8 @@ static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
 static void heap_init_once(void)
 {
 	debugvars_init();
+	if (debug.memprofilerate >= 0)
+		store_relaxed(&mprof_rate, (long)debug.memprofilerate);
 	pagealloc_init(&mheap_.pages);
 	for (unsigned b = 0; b < MSPAN_BUCKETS; b++)
 		/* Sizes in whole cache lines keep records line-aligned. */
@@ -36,6 +39,7 @@ static void heap_init_once(void)
 		mcentral_init(&mheap_.central_gc[spc], spc >> 1, spc, SPAN_GC);
 	mcache_global_init();
 	fork_init();
+	heapprofile_init();
 }
 
 void mheap_init(void)

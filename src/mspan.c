@@ -37,6 +37,7 @@ void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass)
 	s->freeindex = 0;
 	s->alloc_cache = ~(uint64_t)0;
 	s->alloc_count = 0;
+	store_relaxed(&s->profiled, 0);
 	store_relaxed(&s->pending, 0);
 }
 

@@ -75,6 +75,7 @@ typedef struct mspan {
 	uint8_t spanclass;         /* sizeclass << 1 | noscan */
 	uint8_t bucket;            /* record size bucket (mheap's fixalloc) */
 	uint32_t alloc_count;      /* allocated objects at the last sweep */
+	uint16_t profiled;         /* sampled objects in the span (mprof.c: prof_lock; read relaxed) */
 	/* line 1: the rest */
 	uintptr_t npages;
 	uintptr_t limit;           /* end of object data: base + nelems * elemsize */

@@ -27,6 +27,7 @@
 #include "mcache.h"
 #include "mcentral.h"
 #include "mheap.h"
+#include "mprof.h"
 #include "sizeclass.h"
 #include "thread.h"
 
@@ -69,6 +70,17 @@ static void poison(mspan *s, unsigned w, uint64_t dead)
 	}
 }
 
+/* Tells the profiler about the dead objects of word w of a span that may
+ * hold sampled objects. */
+static GORT_NOINLINE void unprofile(mspan *s, unsigned w, uint64_t dead)
+{
+	while (dead) {
+		unsigned b = ctz64(dead);
+		dead &= dead - 1;
+		mprof_free_gc(s->base + (uintptr_t)(w * 64 + b) * s->elemsize);
+	}
+}
+
 /* Sweeps small span s, held exclusively; returns its live objects. */
 static uint32_t sweep_small(mspan *s, uint32_t sg)
 {
@@ -84,6 +96,8 @@ static uint32_t sweep_small(mspan *s, uint32_t sg)
 			gort_throw_addr("sweep: marked object was free in span", s->base);
 		if (gone) {
 			dead += popcount64(gone);
+			if (unlikely(load_relaxed(&s->profiled)))
+				unprofile(s, w, gone);
 			if (poisoning)
 				poison(s, w, gone);
 		}
@@ -115,6 +129,8 @@ static void sweep_large(mspan *s, uint32_t sg)
 		spin_unlock(&gc.largelock);
 		return;
 	}
+	if (unlikely(load_relaxed(&s->profiled)))
+		mprof_free_gc(s->base);
 	fetch_add_relaxed(&gc.nfree[0], 1);
 	fetch_add_relaxed(&gc.large_free_bytes, s->elemsize);
 	if (debug.gcpoison)

@@ -1,0 +1,529 @@
+/*
+ * mprof.c: the heap profiler's sampling and bookkeeping (see mprof.h; Go's
+ * mprof.go).
+ *
+ * Invariants: buckets are never freed (a profile only grows, as Go's);
+ * every live sampled object has exactly one special (its address -> its
+ * bucket), and its span's `profiled` counts them, so that frees and sweeps
+ * of spans without sampled objects pay one load and one branch; everything here is under
+ * prof_lock, a runtime mutex (held inside a critical section, so the
+ * world never stops with it held), except the sampling countdown, which
+ * lives in each thread's cache.  Nothing here allocates from the gort heap
+ * or from malloc: buckets come from persistent memory, the tables from
+ * os_alloc, so that the profiler works the same when gort is malloc.
+ */
+#define _GNU_SOURCE /* dl_iterate_phdr */
+#include "mprof.h"
+#include "arena.h"
+#include "atomic.h"
+#include "crit.h"
+#include "fixalloc.h"
+#include "mcache.h"
+#include "mspan.h"
+#include "os.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+struct _Unwind_Context;
+
+long mprof_rate = MPROF_DEFAULT_RATE;
+
+static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define BUCKET_HASH_SIZE (1u << 14)
+static mbucket **buckhash; /* os_alloc'd on first use */
+static mbucket *allbuckets;
+static uint32_t prof_cycle; /* collections whose mark has terminated */
+static bool prof_flushed;  /* future[prof_cycle % 3] already published */
+
+/* Specials: sampled live objects, chained in a power-of-two table. */
+struct special {
+	uintptr_t addr;
+	mbucket *b;
+	struct special *next;
+};
+static struct special **spec_tab;
+static uintptr_t spec_cap, spec_count;
+static fixalloc specalloc;
+static bool spec_ready;
+
+/* --- Sampling distance */
+
+static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
+
+static uint64_t rng_next(void)
+{
+	uint64_t x = rng_state;
+	if (unlikely(!x)) {
+		/* Seeded per thread from its TLS address and the clock. */
+		x = ((uintptr_t)&rng_state ^ (uint64_t)os_nanotime()) * 0x9E3779B97F4A7C15ull;
+		if (!x)
+			x = 1;
+	}
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng_state = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+intptr_t mprof_next_sample(void)
+{
+	long rate = load_relaxed(&mprof_rate);
+	if (rate <= 0)
+		return INTPTR_MAX;
+	if (rate == 1)
+		return 0;
+	/* Exponential with mean rate: -ln(U) * rate, U uniform in (0, 1]. */
+	double u = (double)((rng_next() >> 11) + 1) * 0x1p-53;
+	double d = -log(u) * (double)rate;
+	if (d >= (double)(INTPTR_MAX / 2))
+		return INTPTR_MAX / 2;
+	return (intptr_t)d;
+}
+
+/* --- Stacks */
+
+extern void *__libc_stack_end;
+static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
+
+static uintptr_t thread_stack_hi(void)
+{
+	if (stack_hi)
+		return stack_hi;
+	uintptr_t lo, hi = 0;
+	/* The main thread's bounds would come from /proc/self/maps (which
+	 * allocates): glibc knows where its stack starts. */
+	if (os_gettid() == getpid())
+		hi = (uintptr_t)__libc_stack_end;
+	else if (!os_thread_stack(&lo, &hi))
+		hi = 0;
+	stack_hi = hi;
+	return hi;
+}
+
+/* The executable segments of every loaded object, sorted: a return
+ * address outside them ends a walk (a frame-pointer register that held
+ * something else).  Readers never lock: a table is immutable once
+ * published, and a new one (after a dlopen) replaces it; old ones are
+ * kept, since a reader may still be searching one.  No gort lock may be
+ * held while building one (dl_iterate_phdr takes the loader's lock). */
+struct xrange {
+	uintptr_t lo, hi;
+};
+struct xtable {
+	unsigned long long adds; /* dlpi_adds when built */
+	unsigned n, cap;
+	struct xrange r[];
+};
+static struct xtable *xtab;
+
+static int xtable_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct xtable *t = arg;
+	t->adds = info->dlpi_adds;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		if (t->n < t->cap)
+			t->r[t->n] = (struct xrange){info->dlpi_addr + ph->p_vaddr,
+						     info->dlpi_addr + ph->p_vaddr + ph->p_memsz};
+		t->n++;
+	}
+	return 0;
+}
+
+static struct xtable *xtable_build(void)
+{
+	unsigned cap = 64;
+	for (;;) {
+		uintptr_t bytes = sizeof(struct xtable) + cap * sizeof(struct xrange);
+		struct xtable *t = os_alloc(bytes);
+		if (!t)
+			return NULL;
+		t->cap = cap;
+		dl_iterate_phdr(xtable_cb, t);
+		if (t->n <= cap) {
+			for (unsigned i = 1; i < t->n; i++) /* insertion sort: few objects */
+				for (unsigned j = i; j > 0 && t->r[j - 1].lo > t->r[j].lo; j--) {
+					struct xrange x = t->r[j];
+					t->r[j] = t->r[j - 1];
+					t->r[j - 1] = x;
+				}
+			return t;
+		}
+		cap = t->n * 2;
+		os_free(t, bytes);
+	}
+}
+
+static bool xtable_has(const struct xtable *t, uintptr_t pc)
+{
+	unsigned lo = 0, hi = t->n;
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (pc < t->r[mid].lo)
+			hi = mid;
+		else if (pc >= t->r[mid].hi)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
+}
+
+static int adds_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	*(unsigned long long *)arg = info->dlpi_adds;
+	return 1;
+}
+
+static bool pc_is_code(uintptr_t pc)
+{
+	struct xtable *t = load_acquire(&xtab);
+	if (t && xtable_has(t, pc))
+		return true;
+	unsigned long long adds = 0;
+	if (t) {
+		dl_iterate_phdr(adds_cb, &adds);
+		if (adds == t->adds)
+			return false; /* nothing loaded since: not code */
+	}
+	struct xtable *nt = xtable_build();
+	if (!nt)
+		return false;
+	if (!__atomic_compare_exchange_n(&xtab, &t, nt, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		os_free(nt, sizeof(struct xtable) + nt->cap * sizeof(struct xrange));
+		nt = t;
+	}
+	return xtable_has(nt, pc);
+}
+
+static __thread bool callers_broken __attribute__((tls_model("initial-exec")));
+static int callers_fp(void *fp, uintptr_t *pcs, int max);
+
+/* The fallback: libgcc's DWARF unwinder, for code built without frame
+ * pointers (Debian builds with -fomit-frame-pointer).  Found at run time
+ * (libgcc_s is loaded by most programs, else loaded once here), so that
+ * the library does not depend on it; slower than the frame walk (about a
+ * microsecond a frame), which is fine once per 512 KiB. */
+typedef uintptr_t (*unwind_getip_fn)(struct _Unwind_Context *);
+typedef int (*unwind_trace_fn)(int (*)(struct _Unwind_Context *, void *), void *);
+static unwind_trace_fn unwind_trace;
+static unwind_getip_fn unwind_getip;
+static int unwind_state; /* atomic: 0 not tried, 1 found, 2 unavailable */
+
+struct unwind_walk {
+	uintptr_t first; /* the entry point's return address: recording starts there */
+	uintptr_t *pcs;
+	int n, max;
+	bool started;
+};
+
+static int unwind_cb(struct _Unwind_Context *ctx, void *arg)
+{
+	struct unwind_walk *w = arg;
+	uintptr_t ip = unwind_getip(ctx);
+	if (ip == 0)
+		return 5; /* the outermost frame's caller */
+	if (!w->started) {
+		if (ip != w->first)
+			return 0; /* _URC_NO_REASON: gort's own frames */
+		w->started = true;
+	}
+	w->pcs[w->n++] = ip;
+	return w->n < w->max ? 0 : 5; /* _URC_END_OF_STACK stops the walk */
+}
+
+static bool unwind_ready(void)
+{
+	int st = load_acquire(&unwind_state);
+	if (st)
+		return st == 1;
+	void *trace = dlsym(RTLD_DEFAULT, "_Unwind_Backtrace"), *getip = dlsym(RTLD_DEFAULT, "_Unwind_GetIP");
+	if (!trace || !getip) {
+		void *h = dlopen("libgcc_s.so.1", RTLD_LAZY);
+		if (h) {
+			trace = dlsym(h, "_Unwind_Backtrace");
+			getip = dlsym(h, "_Unwind_GetIP");
+		}
+	}
+	if (trace && getip) {
+		unwind_trace = (unwind_trace_fn)trace;
+		unwind_getip = (unwind_getip_fn)getip;
+	}
+	store_release(&unwind_state, trace && getip ? 1 : 2);
+	return trace && getip;
+}
+
+/* A thread inside the profiler's stack capture: the unwinder and dlopen
+ * may allocate, and when gort is malloc that must not sample again. */
+static __thread bool in_capture __attribute__((tls_model("initial-exec")));
+
+int mprof_callers(void *fp, uintptr_t *pcs, int max)
+{
+	if (in_capture)
+		return 0;
+	in_capture = true;
+	int n = callers_fp(fp, pcs, max);
+	if (n > 0 && n < max && callers_broken && unwind_ready()) {
+		struct unwind_walk w = {pcs[0], pcs, 0, max, false};
+		unwind_trace(unwind_cb, &w);
+		if (w.started && w.n > n)
+			n = w.n;
+	}
+	in_capture = false;
+	return n;
+}
+
+/* The frame-pointer walk; sets callers_broken when it stopped at a frame
+ * that was not the outermost one (a frame without a frame pointer). */
+static int callers_fp(void *fp, uintptr_t *pcs, int max)
+{
+	uintptr_t lo = (uintptr_t)__builtin_frame_address(0), hi = thread_stack_hi();
+	uintptr_t f = (uintptr_t)fp;
+	int n = 0;
+	callers_broken = true;
+	/* A frame is trusted only inside the stack, above the last one and
+	 * aligned: code built without frame pointers may leave anything in
+	 * the frame-pointer register, and the walk then just stops. */
+	while (n < max && f >= lo && f < hi - 2 * sizeof(uintptr_t) && !(f & 7)) {
+		const uintptr_t *frame = (const uintptr_t *)f;
+		uintptr_t ret = frame[1], next = frame[0];
+		if (ret < 4096 || !pc_is_code(ret - 1))
+			break;
+		pcs[n++] = ret;
+		if (next == 0) {
+			callers_broken = false; /* the outermost frame */
+			break;
+		}
+		if (next <= f)
+			break;
+		f = next;
+	}
+	return n;
+}
+
+/* --- Buckets */
+
+static uint64_t stack_hash(const uintptr_t *stk, int n, uintptr_t size, const char *type)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (int i = 0; i < n; i++)
+		h = (h ^ stk[i]) * 0x100000001b3ull;
+	h = (h ^ size) * 0x100000001b3ull;
+	h = (h ^ (uintptr_t)type) * 0x100000001b3ull;
+	return h ^ (h >> 29);
+}
+
+/* prof_lock held.  NULL only when out of metadata memory. */
+static mbucket *bucket_get(const uintptr_t *stk, int n, uintptr_t size, const char *type)
+{
+	if (!buckhash) {
+		buckhash = os_alloc(BUCKET_HASH_SIZE * sizeof *buckhash);
+		if (!buckhash)
+			return NULL;
+	}
+	uint64_t h = stack_hash(stk, n, size, type);
+	mbucket **head = &buckhash[h & (BUCKET_HASH_SIZE - 1)];
+	for (mbucket *b = *head; b; b = b->next)
+		if (b->hash == h && b->size == size && b->type == type && b->nstk == (uint32_t)n &&
+		    !memcmp(b->stk, stk, (size_t)n * sizeof *stk))
+			return b;
+	mbucket *b = persistent_alloc(sizeof *b + (size_t)n * sizeof *stk, 8);
+	memset(b, 0, sizeof *b);
+	b->hash = h;
+	b->size = size;
+	b->type = type;
+	b->nstk = (uint32_t)n;
+	memcpy(b->stk, stk, (size_t)n * sizeof *stk);
+	b->next = *head;
+	*head = b;
+	b->allnext = allbuckets;
+	store_release(&allbuckets, b);
+	return b;
+}
+
+/* --- Specials */
+
+GORT_INLINE uintptr_t spec_slot(uintptr_t addr, uintptr_t cap)
+{
+	uint64_t h = (uint64_t)addr * 0x9E3779B97F4A7C15ull;
+	return (uintptr_t)(h >> 32) & (cap - 1);
+}
+
+static bool spec_grow(void)
+{
+	uintptr_t ncap = spec_cap ? spec_cap * 2 : 1024;
+	struct special **nt = os_alloc(ncap * sizeof *nt);
+	if (!nt)
+		return false;
+	for (uintptr_t i = 0; i < spec_cap; i++) {
+		struct special *e = spec_tab[i];
+		while (e) {
+			struct special *next = e->next;
+			uintptr_t k = spec_slot(e->addr, ncap);
+			e->next = nt[k];
+			nt[k] = e;
+			e = next;
+		}
+	}
+	if (spec_tab)
+		os_free(spec_tab, spec_cap * sizeof *spec_tab);
+	spec_tab = nt;
+	spec_cap = ncap;
+	return true;
+}
+
+static void special_add(uintptr_t addr, mbucket *b)
+{
+	if (!spec_ready) {
+		fixalloc_init(&specalloc, sizeof(struct special));
+		spec_ready = true;
+	}
+	if (spec_count >= spec_cap && !spec_grow())
+		return;
+	struct special *e = fixalloc_alloc(&specalloc, false);
+	e->addr = addr;
+	e->b = b;
+	uintptr_t k = spec_slot(addr, spec_cap);
+	e->next = spec_tab[k];
+	spec_tab[k] = e;
+	spec_count++;
+	mspan *s = span_of(addr);
+	if (s)
+		store_relaxed(&s->profiled, (uint16_t)(load_relaxed(&s->profiled) + 1));
+}
+
+static mbucket *special_remove(uintptr_t addr)
+{
+	if (!spec_cap)
+		return NULL;
+	struct special **pe = &spec_tab[spec_slot(addr, spec_cap)];
+	for (struct special *e = *pe; e; pe = &e->next, e = e->next) {
+		if (e->addr == addr) {
+			*pe = e->next;
+			mbucket *b = e->b;
+			fixalloc_free(&specalloc, e);
+			spec_count--;
+			/* The span's last sampled object gone: its frees and sweeps
+			 * stop asking. */
+			mspan *s = span_of(addr);
+			if (s && load_relaxed(&s->profiled))
+				store_relaxed(&s->profiled, (uint16_t)(load_relaxed(&s->profiled) - 1));
+			return b;
+		}
+	}
+	return NULL;
+}
+
+/* --- Events */
+
+void mprof_malloc(void *p, uintptr_t size, const char *type, bool collected, void *fp)
+{
+	uintptr_t stk[MPROF_MAX_STACK];
+	int n = mprof_callers(fp, stk, MPROF_MAX_STACK);
+	mutex_lock(&prof_lock);
+	mbucket *b = bucket_get(stk, n, size, type);
+	if (b) {
+		struct memrecord *r = collected ? &b->future[(prof_cycle + 2) % 3] : &b->active;
+		r->allocs++;
+		r->alloc_bytes += size;
+		special_add((uintptr_t)p, b);
+	}
+	mutex_unlock(&prof_lock);
+}
+
+void mprof_free_manual(uintptr_t p)
+{
+	mutex_lock(&prof_lock);
+	mbucket *b = special_remove(p);
+	if (b) {
+		b->active.frees++;
+		b->active.free_bytes += b->size;
+	}
+	mutex_unlock(&prof_lock);
+}
+
+void mprof_free_gc(uintptr_t p)
+{
+	mutex_lock(&prof_lock);
+	mbucket *b = special_remove(p);
+	if (b) {
+		struct memrecord *r = &b->future[(prof_cycle + 1) % 3];
+		r->frees++;
+		r->free_bytes += b->size;
+	}
+	mutex_unlock(&prof_lock);
+}
+
+static void fold(unsigned idx)
+{
+	for (mbucket *b = allbuckets; b; b = b->allnext) {
+		struct memrecord *f = &b->future[idx];
+		b->active.allocs += f->allocs;
+		b->active.frees += f->frees;
+		b->active.alloc_bytes += f->alloc_bytes;
+		b->active.free_bytes += f->free_bytes;
+		memset(f, 0, sizeof *f);
+	}
+}
+
+void mprof_next_cycle(void)
+{
+	mutex_lock(&prof_lock);
+	prof_cycle++;
+	prof_flushed = false;
+	mutex_unlock(&prof_lock);
+}
+
+void mprof_flush(void)
+{
+	mutex_lock(&prof_lock);
+	if (!prof_flushed) {
+		fold(prof_cycle % 3);
+		prof_flushed = true;
+	}
+	mutex_unlock(&prof_lock);
+}
+
+void mprof_post_sweep(void)
+{
+	mutex_lock(&prof_lock);
+	fold((prof_cycle + 1) % 3);
+	mutex_unlock(&prof_lock);
+}
+
+void mprof_lock(void)
+{
+	mutex_lock(&prof_lock);
+}
+
+void mprof_unlock(void)
+{
+	mutex_unlock(&prof_lock);
+}
+
+mbucket *mprof_buckets(void)
+{
+	return allbuckets;
+}
+
+void mprof_fork_lock(void)
+{
+	mutex_lock(&prof_lock);
+}
+
+void mprof_fork_unlock(void)
+{
+	mutex_unlock(&prof_lock);
+}

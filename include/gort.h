@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -202,6 +203,25 @@ GORT_EXPORT int64_t gort_set_memory_limit(int64_t limit);
 GORT_EXPORT void gort_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg);
 /* Keeps p reachable up to this call (Go's runtime.KeepAlive). */
 GORT_EXPORT void gort_keep_alive(const void *p);
+
+/* --- Heap profile (Go's runtime.MemProfileRate and heap profile) -------- */
+
+/* Sets the average number of bytes allocated between two sampled
+ * allocations (Go's runtime.MemProfileRate; default 512 KiB, also set by
+ * GORTDEBUG=memprofilerate=N): 0 turns sampling off, 1 samples every
+ * allocation.  Returns the previous rate.  Sampling covers both heaps.
+ * The manual heap's figures are current at all times; the collected
+ * heap's are those of the last completed collection, as in Go (an object
+ * counts as allocated once a collection has run after its allocation, and
+ * as freed once a sweep has found it dead): after gort_gc() returns, the
+ * profile is up to date, as after Go's runtime.GC(). */
+GORT_EXPORT long gort_set_mem_profile_rate(long rate);
+/* Writes the heap profile to path as a gzipped pprof protobuf that
+ * `go tool pprof` reads on any machine (locations already symbolized).
+ * Returns 0, or -1 with errno set. */
+GORT_EXPORT int gort_write_heap_profile(const char *path);
+/* Writes the heap profile in Go's legacy text format (debug=1). */
+GORT_EXPORT int gort_write_heap_profile_text(FILE *f);
 
 /* --- Memory back to the kernel ----------------------------------------- */
 

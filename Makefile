@@ -36,13 +36,14 @@ endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
 LDLIBS := -pthread -lm -ldl -lz
 
-SRCS := $(wildcard src/*.c)
+# override.c (the libc malloc names) goes only into libgort-malloc.so.
+SRCS := $(filter-out src/override.c,$(wildcard src/*.c))
 OBJS := $(SRCS:src/%.c=$(O)/obj/%.o)
 TEST_SRCS := $(wildcard tests/unit/*.c tests/stress/*.c tests/wrong/*.c)
 TEST_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
 
 .PHONY: all lib demo demo-manual test check asan tsan bench install clean sizeclasses
-all lib: $(O)/libgort.a $(O)/libgort.so
+all lib: $(O)/libgort.a $(O)/libgort.so $(O)/libgort-malloc.so
 
 $(O)/obj/%.o: src/%.c $(wildcard src/*.h src/*.inc) include/gort.h
 	@mkdir -p $(dir $@)
@@ -54,6 +55,12 @@ $(O)/libgort.a: $(OBJS)
 
 $(O)/libgort.so: $(OBJS)
 	$(CC) -shared $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The drop-in malloc: the whole library plus the libc names.  Calls inside
+# it bind to its own definitions (-Bsymbolic-functions): malloc is a direct
+# jump to gort_malloc, and nothing loaded later can split the family.
+$(O)/libgort-malloc.so: $(OBJS) $(O)/obj/override.o
+	$(CC) -shared $(MODE_LDFLAGS) -Wl,-Bsymbolic-functions -o $@ $^ $(LDLIBS)
 
 # Tests link the static library so that they can reach internal (hidden) names.
 $(O)/tests/%: tests/%.c tests/testing.h $(O)/libgort.a
@@ -89,11 +96,12 @@ sizeclasses: tools/mksizeclasses.c
 bench: lib
 	$(MAKE) -C bench O=$(abspath $(O)) run
 
-install: $(O)/libgort.a $(O)/libgort.so
+install: $(O)/libgort.a $(O)/libgort.so $(O)/libgort-malloc.so
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/gort.h
 	install -m 644 $(O)/libgort.a $(DESTDIR)$(PREFIX)/lib/libgort.a
 	install -m 755 $(O)/libgort.so $(DESTDIR)$(PREFIX)/lib/libgort.so
+	install -m 755 $(O)/libgort-malloc.so $(DESTDIR)$(PREFIX)/lib/libgort-malloc.so
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' gort.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
 
 clean:

@@ -6,7 +6,7 @@
 
 #include "rt.h"
 
-/* Registers the pthread_atfork handlers (once, from mheap_init). */
+/* Registers the pthread_atfork handlers (once, from the library constructor). */
 GORT_HIDDEN void fork_init(void);
 
 #endif

@@ -38,13 +38,27 @@ static void heap_init_once(void)
 	for (unsigned spc = 0; spc < NUM_SPAN_CLASSES; spc++)
 		mcentral_init(&mheap_.central_gc[spc], spc >> 1, spc, SPAN_GC);
 	mcache_global_init();
-	fork_init();
-	heapprofile_init();
 }
 
 void mheap_init(void)
 {
 	pthread_once(&heap_once, heap_init_once);
+}
+
+/* What the heap's first user must not do itself: pthread_atfork, atexit
+ * and pthread_create may call malloc, which is gort's own in
+ * libgort-malloc.so, and the first call into gort may come before libc
+ * has finished starting (from the dynamic loader).  A constructor runs
+ * when the library is loaded, after libc's, so late enough for all of
+ * them and before any fork or exit of the program. */
+bool gort_started;
+
+static __attribute__((constructor)) void mheap_start(void)
+{
+	mheap_init();
+	fork_init();
+	heapprofile_init();
+	store_release(&gort_started, true);
 }
 
 static unsigned bucket_for(uint32_t nelems)

@@ -34,6 +34,9 @@ GORT_HIDDEN extern struct mheap mheap_;
 
 /* Initialises the heap once (knobs, tables, central lists); idempotent. */
 GORT_HIDDEN void mheap_init(void);
+/* Set once the library's constructor has run (libc is fully up): until
+ * then gort calls nothing that might allocate or load code. */
+GORT_HIDDEN extern bool gort_started;
 /* A new in-use span of npages for sizeclass (0 = large), published.
  * NULL when the OS has no more memory. */
 GORT_HIDDEN mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass, unsigned kind);

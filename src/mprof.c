@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include "mprof.h"
+#include "mheap.h"
 #include "arena.h"
 #include "atomic.h"
 #include "crit.h"
@@ -208,6 +209,10 @@ static bool pc_is_code(uintptr_t pc)
 	return xtable_has(nt, pc);
 }
 
+/* How far below the top of the stack main's frame may lie: the start-up
+ * frames above it take a few hundred bytes. */
+#define OUTERMOST_SLACK 1024
+
 static __thread bool callers_broken __attribute__((tls_model("initial-exec")));
 static int callers_fp(void *fp, uintptr_t *pcs, int max);
 
@@ -249,6 +254,8 @@ static bool unwind_ready(void)
 	int st = load_acquire(&unwind_state);
 	if (st)
 		return st == 1;
+	if (!load_acquire(&gort_started))
+		return false; /* no dlopen from inside the dynamic loader */
 	void *trace = dlsym(RTLD_DEFAULT, "_Unwind_Backtrace"), *getip = dlsym(RTLD_DEFAULT, "_Unwind_GetIP");
 	if (!trace || !getip) {
 		void *h = dlopen("libgcc_s.so.1", RTLD_LAZY);
@@ -306,8 +313,15 @@ static int callers_fp(void *fp, uintptr_t *pcs, int max)
 			callers_broken = false; /* the outermost frame */
 			break;
 		}
-		if (next <= f)
+		if (next <= f || next >= hi) {
+			/* A frame at the very top of the stack is main's (or a
+			 * thread's start routine's): above it lies only the C
+			 * library's start-up code, which keeps no frame pointer
+			 * and may leave anything in the register. */
+			if (hi - f <= OUTERMOST_SLACK)
+				callers_broken = false;
 			break;
+		}
 		f = next;
 	}
 	return n;

@@ -122,9 +122,43 @@ uintptr_t os_phys_page_bytes(void)
 	return (uintptr_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The environment as the kernel gave it, for a first call into gort that
+ * comes from the dynamic loader before libc has set environ (possible when
+ * gort is the program's malloc).  Read once; the knobs are read at start
+ * only, so a copy of the initial environment is what they want. */
+static char early_env[16384];
+static size_t early_env_len;
+static int early_env_state; /* 0 unread, 1 read */
+
+static const char *early_getenv(const char *name)
+{
+	if (!__atomic_load_n(&early_env_state, __ATOMIC_ACQUIRE)) {
+		/* Racing first readers fill the same bytes; harmless. */
+		int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+		size_t n = 0;
+		if (fd >= 0) {
+			ssize_t r;
+			while (n < sizeof early_env - 1 &&
+			       (r = read(fd, early_env + n, sizeof early_env - 1 - n)) > 0)
+				n += (size_t)r;
+			close(fd);
+		}
+		early_env[n] = 0;
+		early_env_len = n;
+		__atomic_store_n(&early_env_state, 1, __ATOMIC_RELEASE);
+	}
+	size_t len = strlen(name);
+	for (size_t i = 0; i < early_env_len; i += strlen(early_env + i) + 1)
+		if (!strncmp(early_env + i, name, len) && early_env[i + len] == '=')
+			return early_env + i + len + 1;
+	return NULL;
+}
+
 const char *os_getenv(const char *name)
 {
 	/* getenv itself does not allocate in glibc or musl. */
+	if (!environ)
+		return early_getenv(name);
 	return getenv(name);
 }
 

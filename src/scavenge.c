@@ -46,7 +46,9 @@ static pthread_mutex_t scav_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t scav_cond;
 static bool scav_wake;
 static bool scav_parked;
-static bool scav_started;  /* atomic; cleared in a forked child, which has no scavenger */
+/* atomic: 0 not started (again 0 in a forked child, which has no
+ * scavenger), 1 being started, 2 started */
+static int scav_state;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t reclaim_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -226,13 +228,18 @@ static void start_thread(void)
 
 void scavenger_start(void)
 {
-	if (likely(load_acquire(&scav_started)) || !debug.scavenger)
+	if (likely(load_acquire(&scav_state) == 2) || !debug.scavenger)
 		return;
-	mutex_lock(&start_lock);
-	if (!scav_started) {
-		start_thread();
-		store_release(&scav_started, true);
-	}
+	/* Not before libc is up, and not again from inside pthread_create,
+	 * which allocates (with gort as malloc) while this thread starts it. */
+	if (!load_acquire(&gort_started))
+		return;
+	int expect = 0;
+	if (!__atomic_compare_exchange_n(&scav_state, &expect, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	mutex_lock(&start_lock); /* fork waits for a start in progress */
+	start_thread();
+	store_release(&scav_state, 2);
 	mutex_unlock(&start_lock);
 }
 
@@ -257,7 +264,7 @@ void scavenge_fork_unlock(bool child)
 		 * scavenger at its next span allocation. */
 		scav_wake = false;
 		scav_parked = false;
-		store_release(&scav_started, false);
+		store_release(&scav_state, 0);
 	}
 }
 

@@ -128,7 +128,7 @@ static void thread_destroy(void *arg)
 
 static void thread_init_once(void)
 {
-	mheap_init(); /* the fork handlers, which cover thread_lock */
+	mheap_init();
 	fixalloc_init(&threadalloc, sizeof(gthread));
 	if (sem_init(&ack_sem, 0, 0) != 0 || pthread_key_create(&thread_key, thread_destroy) != 0)
 		gort_throw("runtime: cannot set up the thread registry");

@@ -41,6 +41,15 @@ SRCS := $(filter-out src/override.c,$(wildcard src/*.c))
 OBJS := $(SRCS:src/%.c=$(O)/obj/%.o)
 TEST_SRCS := $(wildcard tests/unit/*.c tests/stress/*.c tests/wrong/*.c)
 TEST_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
+# tests/malloc: the drop-in, linked with -lgort-malloc or preloaded.  A
+# sanitizer replaces malloc itself, so those builds only say SKIP.
+ifneq ($(filter asan tsan,$(BUILD)),)
+TEST_BINS += $(O)/tests/malloc/skip
+else
+TEST_BINS += $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/malloc/*.c))
+TEST_BINS += $(O)/tests/malloc/test_programs $(O)/progs/cxx_threads
+endif
+CXX ?= g++
 
 .PHONY: all lib demo demo-manual test check asan tsan bench install clean sizeclasses
 all lib: $(O)/libgort.a $(O)/libgort.so $(O)/libgort-malloc.so
@@ -66,6 +75,26 @@ $(O)/libgort-malloc.so: $(OBJS) $(O)/obj/override.o
 $(O)/tests/%: tests/%.c tests/testing.h $(O)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(O)/libgort.a $(MODE_LDFLAGS) $(LDLIBS)
+
+# Without -Isrc: <malloc.h> must be the C library's here.
+$(O)/tests/malloc/%: tests/malloc/%.c tests/testing.h $(O)/libgort-malloc.so
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Isrc,$(CFLAGS_ALL)) -Itests -o $@ $< -L$(O) -lgort-malloc \
+		-Wl,-rpath,$(abspath $(O)) $(MODE_LDFLAGS) -pthread
+
+$(O)/tests/malloc/test_programs: tests/malloc/test_programs.sh $(O)/libgort-malloc.so
+	@mkdir -p $(dir $@)
+	install -m 755 $< $@
+
+$(O)/tests/malloc/skip:
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\necho "--- SKIP: tests/malloc (BUILD=$(BUILD): the sanitizer replaces malloc itself)"\n' > $@
+	chmod +x $@
+
+# Helper programs for test_programs (outside tests/, which run.sh runs).
+$(O)/progs/%: tests/malloc/progs/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -pthread -o $@ $<
 
 $(O)/demo-%: demo/%.c $(O)/libgort.a
 	@mkdir -p $(dir $@)

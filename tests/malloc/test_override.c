@@ -1,0 +1,491 @@
+/*
+ * test_override.c: the libc malloc family of libgort-malloc.so.
+ *
+ * Linked with -lgort-malloc (not libgort.a), so that malloc, free and the
+ * rest are gort's here, as in any program linked or preloaded with it:
+ * return values and errno as POSIX and glibc give them, alignment, usable
+ * sizes, mallinfo2's figures, threads that exit and fork from a threaded
+ * program, bad frees, and a randomized multi-threaded run checked against
+ * a shadow model of every block's size and contents.
+ */
+#include "testing.h"
+
+#include <errno.h>
+#include <gort.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void test_malloc_is_gort(void)
+{
+	gort_memstats a, b;
+	gort_read_memstats(&a);
+	void *p[100];
+	for (int i = 0; i < 100; i++)
+		p[i] = malloc(24);
+	gort_read_memstats(&b);
+	CHECKF(b.mallocs - a.mallocs >= 100, "mallocs %llu -> %llu", (unsigned long long)a.mallocs,
+	       (unsigned long long)b.mallocs);
+	for (int i = 0; i < 100; i++) {
+		CHECK(gort_usable_size(p[i]) == 24);
+		free(p[i]);
+	}
+}
+
+/* Through these the compiler cannot see the deliberate misuse and warn. */
+static volatile size_t huge = SIZE_MAX, half = SIZE_MAX / 2, three = 3, twentyfour = 24;
+static void (*volatile free_fn)(void *) = free;
+static void *(*volatile reallocarray_fn)(void *, size_t, size_t) = reallocarray;
+
+static void test_sizes_and_errno(void)
+{
+	void *z1 = malloc(0), *z2 = malloc(0);
+	CHECK(z1 && z2 && z1 != z2);
+	free(z1);
+	free(z2);
+	free(NULL);
+
+	errno = 0;
+	CHECK(malloc(huge) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(malloc(huge >> 2) == NULL && errno == ENOMEM);
+	errno = 0;
+	CHECK(calloc(half, 4) == NULL && errno == ENOMEM);
+
+	/* calloc zeroes even reused memory. */
+	unsigned char *d = malloc(200);
+	memset(d, 0xab, 200);
+	free(d);
+	for (int k = 0; k < 50; k++) {
+		unsigned char *c = calloc(1, 200);
+		REQUIRE(c);
+		for (int i = 0; i < 200; i++)
+			if (c[i]) {
+				CHECKF(0, "calloc byte %d = %#x", i, c[i]);
+				break;
+			}
+		free(c);
+	}
+	CHECK(malloc_usable_size(NULL) == 0);
+	for (size_t n = 1; n < 100000; n = n * 3 + 1) {
+		unsigned char *p = malloc(n);
+		REQUIRE(p);
+		size_t u = malloc_usable_size(p);
+		CHECK(u >= n);
+		memset(p, 1, u); /* all of it is the program's */
+		free(p);
+	}
+}
+
+static void test_realloc(void)
+{
+	unsigned char *p = realloc(NULL, 10);
+	REQUIRE(p);
+	for (int i = 0; i < 10; i++)
+		p[i] = (unsigned char)i;
+	/* Through several classes and into a large object. */
+	size_t n = 10;
+	for (size_t m = 17; m < (1u << 21); m = m * 5 / 2) {
+		unsigned char *q = realloc(p, m);
+		REQUIRE(q);
+		for (size_t i = 0; i < n; i++)
+			if (q[i] != (unsigned char)i) {
+				CHECKF(0, "realloc %zu -> %zu lost byte %zu", n, m, i);
+				break;
+			}
+		for (size_t i = n; i < m; i++)
+			q[i] = (unsigned char)i;
+		p = q;
+		n = m;
+	}
+	p = realloc(p, 5); /* shrink */
+	REQUIRE(p);
+	CHECK(p[4] == 4);
+	/* glibc: realloc(p, 0) frees p and returns NULL. */
+	CHECK(realloc(p, 0) == NULL);
+
+	void *r = malloc(64);
+	errno = 0;
+	CHECK(reallocarray_fn(r, half, 3) == NULL && errno == ENOMEM);
+	void *r2 = reallocarray(r, 10, 100);
+	CHECK(r2 && malloc_usable_size(r2) >= 1000);
+	free(r2);
+}
+
+static void test_alignment(void)
+{
+	for (size_t a = sizeof(void *); a <= ((size_t)1 << 22); a <<= 1)
+		for (size_t n = 1; n < 100000; n = n * 7 + 3) {
+			void *p = (void *)0x1;
+			REQUIRE(posix_memalign(&p, a, n) == 0);
+			CHECKF(((uintptr_t)p & (a - 1)) == 0, "posix_memalign(%zu, %zu) = %p", a, n, p);
+			memset(p, 7, n);
+			free(p);
+		}
+	void *keep = (void *)0x1234;
+	errno = 0;
+	CHECK(posix_memalign(&keep, 24, 10) == EINVAL && keep == (void *)0x1234 && errno == 0);
+	CHECK(posix_memalign(&keep, 4, 10) == EINVAL && keep == (void *)0x1234);
+	CHECK(posix_memalign(&keep, 64, huge - 10) == ENOMEM && keep == (void *)0x1234);
+	void *z = NULL;
+	CHECK(posix_memalign(&z, 64, 0) == 0 && z);
+	free(z);
+
+	errno = 0;
+	CHECK(aligned_alloc(three, 10) == NULL && errno == EINVAL);
+	void *q = aligned_alloc(256, 1000);
+	CHECK(q && ((uintptr_t)q & 255) == 0);
+	free(q);
+
+	/* memalign rounds an odd alignment up to a power of two. */
+	void *m = memalign(twentyfour, 100);
+	CHECK(m && ((uintptr_t)m & 31) == 0);
+	free(m);
+	m = memalign(1, 100);
+	CHECK(m != NULL);
+	free(m);
+
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	void *v = valloc(10);
+	CHECK(v && ((uintptr_t)v & (page - 1)) == 0);
+	free(v);
+	void *pv = pvalloc(1);
+	CHECK(pv && ((uintptr_t)pv & (page - 1)) == 0 && malloc_usable_size(pv) >= page);
+	free(pv);
+}
+
+static void test_mallinfo2_and_trim(void)
+{
+	struct mallinfo2 before = mallinfo2();
+	enum { N = 64 };
+	void *big[N];
+	for (int i = 0; i < N; i++) {
+		big[i] = malloc(1 << 20);
+		memset(big[i], 1, 1 << 20);
+	}
+	struct mallinfo2 during = mallinfo2();
+	CHECKF(during.uordblks >= before.uordblks + ((size_t)N << 20), "uordblks %zu -> %zu",
+	       before.uordblks, during.uordblks);
+	CHECK(during.arena >= during.uordblks);
+	CHECK(during.fordblks == during.arena - during.uordblks);
+	for (int i = 0; i < N; i++)
+		free(big[i]);
+	struct mallinfo2 after = mallinfo2();
+	CHECK(after.uordblks + ((size_t)N << 20) <= during.uordblks + (1 << 20));
+	int r = malloc_trim(0);
+	CHECK(r == 0 || r == 1);
+	struct mallinfo2 trimmed = mallinfo2();
+	CHECKF(trimmed.keepcost == 0, "keepcost after malloc_trim: %zu", trimmed.keepcost);
+	CHECK(trimmed.arena <= after.arena);
+}
+
+/* --- threads */
+
+static void *alloc_and_exit(void *arg)
+{
+	void **out = arg;
+	for (int i = 0; i < 10000; i++)
+		free(malloc((size_t)(i % 500) + 1));
+	*out = malloc(100); /* freed by the main thread after the join */
+	strcpy(*out, "from a dead thread");
+	return NULL;
+}
+
+static void test_thread_exit(void)
+{
+	gort_memstats a, b;
+	gort_read_memstats(&a);
+	for (int round = 0; round < 20; round++) {
+		pthread_t t[4];
+		void *out[4];
+		for (int i = 0; i < 4; i++)
+			REQUIRE(pthread_create(&t[i], NULL, alloc_and_exit, &out[i]) == 0);
+		for (int i = 0; i < 4; i++) {
+			pthread_join(t[i], NULL);
+			CHECK(!strcmp(out[i], "from a dead thread"));
+			free(out[i]);
+		}
+	}
+	gort_read_memstats(&b);
+	/* 80 threads' caches came back: the heap in use did not grow with them. */
+	CHECKF(b.heap_inuse <= a.heap_inuse + (4u << 20), "HeapInuse %llu -> %llu",
+	       (unsigned long long)a.heap_inuse, (unsigned long long)b.heap_inuse);
+	CHECK(b.heap_objects <= a.heap_objects + 10);
+}
+
+static volatile int spin_stop;
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	void *slot[64] = {0};
+	unsigned x = 1;
+	while (!spin_stop) {
+		x = x * 1103515245 + 12345;
+		unsigned i = (x >> 8) & 63;
+		free(slot[i]);
+		slot[i] = malloc((x >> 16) % 3000 + 1);
+	}
+	for (int i = 0; i < 64; i++)
+		free(slot[i]);
+	return NULL;
+}
+
+static void test_fork_threaded(void)
+{
+	pthread_t t[3];
+	spin_stop = 0;
+	for (int i = 0; i < 3; i++)
+		REQUIRE(pthread_create(&t[i], NULL, churn, NULL) == 0);
+	int bad = 0;
+	for (int k = 0; k < 30; k++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			/* The child allocates, frees, starts a thread and exits. */
+			void *v[1000];
+			for (int i = 0; i < 1000; i++)
+				v[i] = malloc((size_t)i * 37 % 40000 + 1);
+			for (int i = 0; i < 1000; i++)
+				free(v[i]);
+			pthread_t c;
+			void *out;
+			if (pthread_create(&c, NULL, alloc_and_exit, &out) != 0)
+				_exit(2);
+			pthread_join(c, NULL);
+			free(out);
+			_exit(0);
+		}
+		int st = 0;
+		waitpid(pid, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "    fork %d: child status %#x\n", k, st);
+			bad++;
+		}
+	}
+	spin_stop = 1;
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	CHECK(bad == 0);
+}
+
+/* --- bad frees, in a child that re-executes this program */
+
+static const char *self_path;
+
+static int run_child(const char *mode, const char *gortdebug, char *err, size_t errcap)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		close(fds[0]);
+		if (gortdebug)
+			setenv("GORTDEBUG", gortdebug, 1);
+		execl(self_path, self_path, mode, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n < errcap - 1 && (r = read(fds[0], err + n, errcap - 1 - n)) > 0)
+		n += (size_t)r;
+	err[n] = 0;
+	close(fds[0]);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return st;
+}
+
+static int child_main(const char *mode)
+{
+	if (!strcmp(mode, "--double-free")) {
+		char *p = malloc(48);
+		free_fn(p);
+		free_fn(p);
+	} else if (!strcmp(mode, "--invalid-free")) {
+		static char not_heap[64];
+		free_fn(not_heap + 8);
+	}
+	fprintf(stderr, "child survived\n");
+	return 0;
+}
+
+static void test_bad_free(void)
+{
+	char err[4096];
+	int st = run_child("--invalid-free", NULL, err, sizeof err);
+	CHECKF(!(WIFEXITED(st) && WEXITSTATUS(st) == 0), "status %#x", st);
+	CHECKF(strstr(err, "fatal error:") && strstr(err, "0x"), "stderr: %s", err);
+	CHECK(!strstr(err, "child survived"));
+
+	st = run_child("--double-free", NULL, err, sizeof err);
+	CHECKF(!(WIFEXITED(st) && WEXITSTATUS(st) == 0), "status %#x", st);
+	CHECKF(strstr(err, "fatal error:") && strstr(err, "double free"), "stderr: %s", err);
+
+	/* The knob turns the stop into a logged warning. */
+	st = run_child("--double-free", "badfree=0", err, sizeof err);
+	CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	CHECKF(strstr(err, "double free") && strstr(err, "child survived"), "stderr: %s", err);
+}
+
+/* --- randomized: several threads against a shadow model */
+
+struct blk {
+	unsigned char *p;
+	size_t n;
+	unsigned char tag;
+};
+
+static void fill(struct blk *b)
+{
+	memset(b->p, b->tag, b->n);
+}
+
+static int intact(const struct blk *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->p[i] != b->tag)
+			return 0;
+	return 1;
+}
+
+/* Blocks are handed between threads through this exchange, so that frees
+ * and reallocs often happen away from the allocating thread. */
+#define XCHG 256
+static struct blk xchg[XCHG];
+static pthread_mutex_t xchg_lock = PTHREAD_MUTEX_INITIALIZER;
+static int stress_errors;
+
+static size_t rand_size(uint64_t *x)
+{
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	switch (*x % 16) {
+	case 0:
+		return (size_t)(*x >> 20) % (300u << 10) + 1; /* large */
+	case 1:
+	case 2:
+		return (size_t)(*x >> 20) % 32768 + 1;
+	default:
+		return (size_t)(*x >> 20) % 512 + 1;
+	}
+}
+
+static void *stress(void *arg)
+{
+	uint64_t x = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
+	enum { LIVE = 512 };
+	struct blk live[LIVE];
+	memset(live, 0, sizeof live);
+	for (int it = 0; it < 60000; it++) {
+		size_t n = rand_size(&x);
+		unsigned i = (unsigned)(x >> 40) % LIVE;
+		struct blk *b = &live[i];
+		if (b->p && !intact(b)) {
+			__atomic_add_fetch(&stress_errors, 1, __ATOMIC_RELAXED);
+			b->p = NULL;
+		}
+		switch ((x >> 50) % 8) {
+		case 0: /* realloc, the prefix must survive */
+			if (b->p) {
+				unsigned char *q = realloc(b->p, n);
+				if (!q)
+					break;
+				size_t keep = n < b->n ? n : b->n;
+				for (size_t k = 0; k < keep; k++)
+					if (q[k] != b->tag) {
+						__atomic_add_fetch(&stress_errors, 1, __ATOMIC_RELAXED);
+						break;
+					}
+				b->p = q;
+				b->n = n;
+				fill(b);
+			}
+			break;
+		case 1: { /* swap with the exchange */
+			unsigned j = (unsigned)(x >> 24) % XCHG;
+			pthread_mutex_lock(&xchg_lock);
+			struct blk t = xchg[j];
+			xchg[j] = *b;
+			*b = t;
+			pthread_mutex_unlock(&xchg_lock);
+			break;
+		}
+		case 2: { /* aligned */
+			free(b->p);
+			void *q = NULL;
+			size_t a = (size_t)16 << ((x >> 30) % 10);
+			b->p = NULL;
+			if (posix_memalign(&q, a, n) == 0) {
+				if ((uintptr_t)q & (a - 1))
+					__atomic_add_fetch(&stress_errors, 1, __ATOMIC_RELAXED);
+				b->p = q;
+				b->n = n;
+				b->tag = (unsigned char)x;
+				fill(b);
+			}
+			break;
+		}
+		default:
+			free(b->p);
+			b->p = (x & 1) ? calloc(1, n) : malloc(n);
+			if (b->p && (x & 1))
+				for (size_t k = 0; k < n; k += 61)
+					if (b->p[k]) {
+						__atomic_add_fetch(&stress_errors, 1, __ATOMIC_RELAXED);
+						break;
+					}
+			b->n = n;
+			b->tag = (unsigned char)(x >> 8);
+			if (b->p)
+				fill(b);
+		}
+	}
+	for (unsigned i = 0; i < LIVE; i++) {
+		if (live[i].p && !intact(&live[i]))
+			__atomic_add_fetch(&stress_errors, 1, __ATOMIC_RELAXED);
+		free(live[i].p);
+	}
+	return NULL;
+}
+
+static void test_stress_shadow(void)
+{
+	gort_memstats a, b;
+	gort_read_memstats(&a);
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		REQUIRE(pthread_create(&t[i], NULL, stress, (void *)(uintptr_t)(i + 1)) == 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (unsigned j = 0; j < XCHG; j++) {
+		if (xchg[j].p && !intact(&xchg[j]))
+			stress_errors++;
+		free(xchg[j].p);
+		xchg[j].p = NULL;
+	}
+	CHECKF(stress_errors == 0, "%d blocks damaged", stress_errors);
+	gort_read_memstats(&b);
+	CHECKF(b.heap_objects <= a.heap_objects + 16, "HeapObjects %llu -> %llu (a leak)",
+	       (unsigned long long)a.heap_objects, (unsigned long long)b.heap_objects);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		return child_main(argv[1]);
+	self_path = argv[0];
+	RUN(test_malloc_is_gort);
+	RUN(test_sizes_and_errno);
+	RUN(test_realloc);
+	RUN(test_alignment);
+	RUN(test_mallinfo2_and_trim);
+	RUN(test_thread_exit);
+	RUN(test_fork_threaded);
+	RUN(test_bad_free);
+	RUN(test_stress_shadow);
+	TEST_EXIT();
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# test_programs.sh: real programs under LD_PRELOAD=libgort-malloc.so behave
+# exactly as under glibc's malloc (same output, same exit status), and a real
+# program's heap profile opens in go tool pprof with function names.
+# Installed by the Makefile as build/<variant>/tests/malloc/test_programs;
+# the library is two levels up, the C++ test program in ../../progs.
+# A program that is not installed is a loud SKIP (.ci/run installs them all).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+lib=$(cd "$here/../.." && pwd)/libgort-malloc.so
+progs=$(cd "$here/../.." && pwd)/progs
+work=$(mktemp -d "${TMPDIR:-/tmp}/gort-programs.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+pass() { echo "--- PASS: $1"; }
+fail() { echo "--- FAIL: $1"; shift; for l in "$@"; do echo "    $l"; done; }
+skip() { echo "--- SKIP: $1 ($2)"; }
+
+# same NAME CMD...: runs CMD under glibc and under gort (in fresh scratch
+# directories, as the commands may write files) and compares stdout and the
+# exit status; stderr is compared too unless NOSTDERR is set.
+same() {
+	local name=$1
+	shift
+	local d rc_glibc rc_gort
+	for d in glibc gort; do
+		rm -rf "$work/$d" && mkdir -p "$work/$d"
+	done
+	(cd "$work/glibc" && "$@" >out 2>err)
+	rc_glibc=$?
+	(cd "$work/gort" && LD_PRELOAD=$lib "$@" >out 2>err)
+	rc_gort=$?
+	if [ "$rc_glibc" != "$rc_gort" ]; then
+		fail "$name" "exit status $rc_glibc under glibc, $rc_gort under gort" "$(head -c 600 "$work/gort/err")"
+	elif ! cmp -s "$work/glibc/out" "$work/gort/out"; then
+		fail "$name" "stdout differs:" "$(diff "$work/glibc/out" "$work/gort/out" | head -n 10)"
+	elif [ -z "${NOSTDERR:-}" ] && ! cmp -s "$work/glibc/err" "$work/gort/err"; then
+		fail "$name" "stderr differs:" "$(diff "$work/glibc/err" "$work/gort/err" | head -n 10)"
+	elif [ ! -s "$work/gort/out" ]; then
+		fail "$name" "no output to compare"
+	else
+		pass "$name ($(wc -c <"$work/gort/out") bytes of output, exit status $rc_gort)"
+	fi
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+if [ ! -f "$lib" ]; then
+	fail "libgort-malloc.so" "not found at $lib"
+	exit 1
+fi
+if nm -D "$lib" 2>/dev/null | grep -q '__[at]san_'; then
+	skip "programs under LD_PRELOAD" "a sanitizer build: the sanitizer replaces malloc itself"
+	exit 0
+fi
+LD_PRELOAD=$lib true || { fail "preload" "LD_PRELOAD=$lib true failed"; exit 1; }
+
+# python3: an allocation-heavy script (dicts, lists, strings, json, sorting).
+cat >"$work/alloc.py" <<'PY'
+import json, random, sys
+random.seed(7)
+d = {}
+for i in range(200000):
+    d["k%d" % i] = [i, str(i) * (i % 13), {"x": i * 0.5}]
+for i in range(0, 200000, 3):
+    del d["k%d" % i]
+s = json.dumps(d, sort_keys=True)
+back = json.loads(s)
+words = sorted(("".join(random.choice("abcdefgh") for _ in range(random.randint(1, 40)))
+                for _ in range(100000)), key=lambda w: (len(w), w))
+print(len(d), len(s), len(back), words[0], words[-1], sum(map(len, words)))
+sys.exit(3)
+PY
+if have python3; then same python3 python3 "$work/alloc.py"; else skip python3 "not installed: apt-get install python3"; fi
+
+# sqlite3: a bulk insert in one transaction, an index, queries.
+if have sqlite3; then
+	same sqlite3 sqlite3 db.sqlite "
+		create table t(id integer primary key, name text, v real);
+		begin;
+		with recursive c(x) as (select 1 union all select x + 1 from c where x < 300000)
+		insert into t(name, v) select printf('name-%08d-%s', x, substr('abcdefghij', 1 + x % 10)), x * 1.5 from c;
+		commit;
+		create index tn on t(name);
+		select count(*), sum(v), max(length(name)) from t;
+		select name from t where name like 'name-0001234%' order by name;
+		select substr(name, 15), count(*) from t group by 1 order by 1;
+		delete from t where id % 3 = 0;
+		vacuum;
+		select count(*) from t;"
+else
+	skip sqlite3 "not installed: apt-get install sqlite3"
+fi
+
+# gcc: compiles a C file to assembly and to a program that runs.
+cat >"$work/prog.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+struct node { struct node *next; char name[24]; };
+static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+int main(void)
+{
+	struct node *head = NULL;
+	for (int i = 0; i < 1000; i++) {
+		struct node *n = malloc(sizeof *n);
+		snprintf(n->name, sizeof n->name, "n%d", i * 7919 % 1000);
+		n->next = head, head = n;
+	}
+	char *v[1000];
+	int k = 0;
+	for (struct node *n = head; n; n = n->next) v[k++] = n->name;
+	qsort(v, k, sizeof *v, cmp);
+	printf("%s %s %d\n", v[0], v[k - 1], k);
+	return 0;
+}
+C
+if have gcc; then
+	same "gcc -S" gcc -O2 -S -o - "$work/prog.c"
+	same "gcc build+run" sh -c "gcc -O2 -Wall -o prog '$work/prog.c' && ./prog"
+else
+	skip gcc "not installed: apt-get install gcc"
+fi
+
+# git: commits in a scratch repository (trees and messages compared; commit
+# hashes also depend on the clock, so dates are fixed).
+if have git; then
+	NOSTDERR=1 same git sh -c '
+		export GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z"
+		export GIT_CONFIG_NOSYSTEM=1 HOME=$PWD
+		git init -q -b main repo && cd repo &&
+		git config user.email t@example.com && git config user.name t &&
+		for i in $(seq 1 30); do
+			seq 1 $((i * 100)) > f$((i % 7)).txt
+			git add -A && git commit -q -m "commit $i" || exit 1
+		done
+		git gc -q && git fsck --no-progress 2>&1 && git log --format="%H %T %s" | head -n 40 && git count-objects -v | grep -v size'
+else
+	skip git "not installed: apt-get install git"
+fi
+
+# A shell script that forks many children (subshells, pipes, command substitution).
+same "shell forks" bash -c '
+	total=0
+	for i in $(seq 1 300); do
+		v=$( (echo $((i * i)) | cat) )
+		total=$((total + v))
+		( exit $((i % 2)) ) || odd=$((odd + 1))
+	done
+	for i in $(seq 1 50); do sh -c "echo child $i" & done | sort | tail -n 3
+	wait
+	echo "total $total odd $odd"
+	exit 5'
+
+# A multi-threaded C++ program (std::thread, std::map, std::string, new/delete).
+if [ -x "$progs/cxx_threads" ]; then
+	same "c++ threads" "$progs/cxx_threads"
+else
+	skip "c++ threads" "$progs/cxx_threads not built (g++ missing: apt-get install g++)"
+fi
+
+# A real program's heap profile, read by the real go tool pprof.
+if ! have python3; then
+	skip "python3 heap profile" "python3 not installed"
+elif ! have go; then
+	skip "python3 heap profile" "go tool pprof not found: apt-get install golang-go"
+else
+	rm -f "$work/py.prof"
+	GORTHEAPPROFILE=$work/py.prof GORTDEBUG=memprofilerate=65536 LD_PRELOAD=$lib python3 "$work/alloc.py" >/dev/null
+	top=$(HOME=$work go tool pprof -top -sample_index=alloc_space "$work/py.prof" 2>&1)
+	if [ ! -s "$work/py.prof" ]; then
+		fail "python3 heap profile" "GORTHEAPPROFILE wrote nothing"
+	elif ! grep -q 'Type: alloc_space' <<<"$top" || ! grep -Eq ' (PyList_Append|_PyObject_Malloc|PyDict_SetItem|PyUnicode_New|list_append)' <<<"$top" ||
+		! grep -q 'Py_BytesMain\|Py_RunMain\|main$' <<<"$top"; then
+		fail "python3 heap profile" "go tool pprof -top does not name python's functions:" "$(head -n 15 <<<"$top")"
+	else
+		pass "python3 heap profile ($(grep -c '^ ' <<<"$top") nodes named in go tool pprof -top)"
+	fi
+fi

@@ -167,7 +167,15 @@ void *gort_realloc(void *p, size_t size)
 	/* Keep the object when the new size still uses its class well. */
 	if (size <= old && size > old / 2)
 		return p;
-	void *q = malloc_fp(size, fp);
+	/* A large object grown by realloc is a buffer being built and will
+	 * likely grow again: a quarter more room makes the copies of a buffer
+	 * grown in small steps geometric (O(1) per byte) instead of one per
+	 * page.  The room is not touched, so it costs address space, and
+	 * resident memory only where reused pages were resident already. */
+	size_t want = size;
+	if (size > old && size > MAX_SMALL_SIZE && size <= MAX_ALLOC_BYTES / 2)
+		want = size + size / 4;
+	void *q = malloc_fp(want, fp);
 	if (!q)
 		return NULL;
 	memcpy(q, p, size < old ? size : old);

@@ -98,13 +98,13 @@ static uintptr_t thread_stack_hi(void)
 {
 	if (stack_hi)
 		return stack_hi;
-	uintptr_t lo, hi = 0;
-	/* The main thread's bounds would come from /proc/self/maps (which
-	 * allocates): glibc knows where its stack starts. */
+	uintptr_t hi;
+	/* Not pthread_getattr_np: it allocates while holding the thread's
+	 * lock, and this may run inside an allocation it made. */
 	if (os_gettid() == getpid())
-		hi = (uintptr_t)__libc_stack_end;
-	else if (!os_thread_stack(&lo, &hi))
-		hi = 0;
+		hi = (uintptr_t)__libc_stack_end; /* glibc knows where it starts */
+	else
+		hi = os_mapping_end((uintptr_t)__builtin_frame_address(0));
 	stack_hi = hi;
 	return hi;
 }

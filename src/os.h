@@ -43,6 +43,10 @@ GORT_HIDDEN unsigned os_context_regs(const void *ucontext, uintptr_t *regs, unsi
 /* The calling thread's kernel id, and the bounds of its stack. */
 GORT_HIDDEN pid_t os_gettid(void);
 GORT_HIDDEN bool os_thread_stack(uintptr_t *lo, uintptr_t *hi);
+/* The end of the mapping holding addr (from /proc/self/maps, read with
+ * system calls only: safe inside malloc, unlike pthread_getattr_np, which
+ * allocates while holding the thread's lock); 0 if unknown. */
+GORT_HIDDEN uintptr_t os_mapping_end(uintptr_t addr);
 /* Reads the value of an environment variable without allocating. */
 GORT_HIDDEN const char *os_getenv(const char *name);
 

@@ -186,6 +186,63 @@ pid_t os_gettid(void)
 	return (pid_t)syscall(SYS_gettid);
 }
 
+/* Parses "lo-hi ..." at the start of a maps line. */
+static bool maps_range(const char *l, uintptr_t *lo, uintptr_t *hi)
+{
+	uintptr_t v[2] = {0, 0};
+	for (int k = 0; k < 2; k++) {
+		const char *start = l;
+		for (;; l++) {
+			unsigned d;
+			if (*l >= '0' && *l <= '9')
+				d = (unsigned)(*l - '0');
+			else if (*l >= 'a' && *l <= 'f')
+				d = (unsigned)(*l - 'a' + 10);
+			else
+				break;
+			v[k] = v[k] << 4 | d;
+		}
+		if (l == start || *l++ != (k ? ' ' : '-'))
+			return false;
+	}
+	*lo = v[0];
+	*hi = v[1];
+	return true;
+}
+
+uintptr_t os_mapping_end(uintptr_t addr)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char buf[4096];
+	size_t have = 0;
+	uintptr_t end = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		buf[have] = 0;
+		char *line = buf, *nl;
+		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
+			uintptr_t lo, hi;
+			if (maps_range(line, &lo, &hi) && addr >= lo && addr < hi) {
+				end = hi;
+				goto out;
+			}
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf); /* keep the partial line */
+		memmove(buf, line, have);
+		if (have == sizeof buf - 1)
+			have = 0; /* a line longer than the buffer: skip it */
+	}
+out:
+	close(fd);
+	return end;
+}
+
 bool os_thread_stack(uintptr_t *lo, uintptr_t *hi)
 {
 	pthread_attr_t attr;

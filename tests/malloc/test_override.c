@@ -8,6 +8,7 @@
  * program, bad frees, and a randomized multi-threaded run checked against
  * a shadow model of every block's size and contents.
  */
+#define _GNU_SOURCE /* pthread_getattr_np */
 #include "testing.h"
 
 #include <errno.h>
@@ -270,6 +271,36 @@ static void test_fork_threaded(void)
 	CHECK(bad == 0);
 }
 
+/* Every allocation sampled, in fresh threads whose first allocations come
+ * from inside pthread_getattr_np (which allocates holding the thread's
+ * lock): the profiler's stack walk must not call it again. */
+static void *getattr_thread(void *arg)
+{
+	pthread_attr_t a;
+	if (pthread_getattr_np(pthread_self(), &a) == 0)
+		pthread_attr_destroy(&a);
+	free(malloc(100));
+	return arg;
+}
+
+static void test_profile_every_allocation(void)
+{
+	gort_set_mem_profile_rate(1);
+	alarm(120); /* a deadlock fails the test instead of hanging it */
+	for (int i = 0; i < 20; i++) {
+		pthread_t t;
+		REQUIRE(pthread_create(&t, NULL, getattr_thread, NULL) == 0);
+		pthread_join(t, NULL);
+	}
+	alarm(0);
+	gort_set_mem_profile_rate(512 * 1024);
+	FILE *f = tmpfile();
+	REQUIRE(f);
+	CHECK(gort_write_heap_profile_text(f) == 0);
+	CHECK(ftell(f) > 0);
+	fclose(f);
+}
+
 /* --- bad frees, in a child that re-executes this program */
 
 static const char *self_path;
@@ -485,6 +516,7 @@ int main(int argc, char **argv)
 	RUN(test_mallinfo2_and_trim);
 	RUN(test_thread_exit);
 	RUN(test_fork_threaded);
+	RUN(test_profile_every_allocation);
 	RUN(test_bad_free);
 	RUN(test_stress_shadow);
 	TEST_EXIT();

@@ -39,6 +39,11 @@ static void test_malloc_is_gort(void)
 static volatile size_t huge = SIZE_MAX, half = SIZE_MAX / 2, three = 3, twentyfour = 24;
 static void (*volatile free_fn)(void *) = free;
 static void *(*volatile reallocarray_fn)(void *, size_t, size_t) = reallocarray;
+/* And through these the compiler cannot drop a call it expects to succeed
+ * (clang folds malloc(n) == NULL to false and removes the call). */
+static void *(*volatile malloc_fn)(size_t) = malloc;
+static void *(*volatile calloc_fn)(size_t, size_t) = calloc;
+static void *(*volatile aligned_alloc_fn)(size_t, size_t) = aligned_alloc;
 
 static void test_sizes_and_errno(void)
 {
@@ -49,11 +54,11 @@ static void test_sizes_and_errno(void)
 	free(NULL);
 
 	errno = 0;
-	CHECK(malloc(huge) == NULL && errno == ENOMEM);
+	CHECK(malloc_fn(huge) == NULL && errno == ENOMEM);
 	errno = 0;
-	CHECK(malloc(huge >> 2) == NULL && errno == ENOMEM);
+	CHECK(malloc_fn(huge >> 2) == NULL && errno == ENOMEM);
 	errno = 0;
-	CHECK(calloc(half, 4) == NULL && errno == ENOMEM);
+	CHECK(calloc_fn(half, 4) == NULL && errno == ENOMEM);
 
 	/* calloc zeroes even reused memory. */
 	unsigned char *d = malloc(200);
@@ -135,7 +140,7 @@ static void test_alignment(void)
 	free(z);
 
 	errno = 0;
-	CHECK(aligned_alloc(three, 10) == NULL && errno == EINVAL);
+	CHECK(aligned_alloc_fn(three, 10) == NULL && errno == EINVAL);
 	void *q = aligned_alloc(256, 1000);
 	CHECK(q && ((uintptr_t)q & 255) == 0);
 	free(q);

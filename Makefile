@@ -34,7 +34,7 @@ else
 $(error unknown BUILD=$(BUILD))
 endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
-LDLIBS := -pthread -lm -ldl -lz
+LDLIBS := -pthread -ldl -lz
 
 # override.c (the libc malloc names) goes only into libgort-malloc.so.
 SRCS := $(filter-out src/override.c,$(wildcard src/*.c))
@@ -74,7 +74,7 @@ $(O)/libgort-malloc.so: $(OBJS) $(O)/obj/override.o
 # Tests link the static library so that they can reach internal (hidden) names.
 $(O)/tests/%: tests/%.c tests/testing.h $(O)/libgort.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(O)/libgort.a $(MODE_LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(O)/libgort.a $(MODE_LDFLAGS) $(LDLIBS) -lm
 
 # Without -Isrc: <malloc.h> must be the C library's here.
 $(O)/tests/malloc/%: tests/malloc/%.c tests/testing.h $(O)/libgort-malloc.so

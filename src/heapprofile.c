@@ -14,6 +14,7 @@
  * semaphore: a runtime thread writes, since formatting allocates.
  */
 #include "gort.h"
+#include "fmath.h"
 #include "atomic.h"
 #include "check.h"
 #include "mcache.h"
@@ -28,7 +29,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <math.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -201,7 +201,7 @@ static void unbias(uint64_t count, uint64_t bytes, long rate, int64_t *c, int64_
 		return;
 	}
 	double avg = (double)bytes / (double)count;
-	double scale = 1 / (1 - exp(-avg / (double)rate));
+	double scale = 1 / (1 - fmath_exp(-avg / (double)rate));
 	*c = (int64_t)((double)count * scale);
 	*b = (int64_t)((double)bytes * scale);
 }

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include "mprof.h"
+#include "fmath.h"
 #include "mheap.h"
 #include "arena.h"
 #include "atomic.h"
@@ -25,7 +26,6 @@
 
 #include <dlfcn.h>
 #include <link.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -83,7 +83,7 @@ intptr_t mprof_next_sample(void)
 		return 0;
 	/* Exponential with mean rate: -ln(U) * rate, U uniform in (0, 1]. */
 	double u = (double)((rng_next() >> 11) + 1) * 0x1p-53;
-	double d = -log(u) * (double)rate;
+	double d = -fmath_log(u) * (double)rate;
 	if (d >= (double)(INTPTR_MAX / 2))
 		return INTPTR_MAX / 2;
 	return (intptr_t)d;

@@ -259,13 +259,47 @@ static char profile_path[4096];
 static sem_t profile_sem;
 static unsigned profile_seq;
 
-static void profile_at_exit(void)
+/* The path with "%p" replaced by the process id (so that every process of
+ * a program that forks or executes others writes its own profile) and
+ * "%%" by "%". */
+static void expand_path(char *out, size_t cap)
 {
-	if (gort_write_heap_profile(profile_path) != 0) {
+	size_t n = 0;
+	for (const char *s = profile_path; *s && n + 1 < cap; s++) {
+		if (s[0] == '%' && s[1] == 'p') {
+			n += (size_t)snprintf(out + n, cap - n, "%d", (int)getpid());
+			if (n >= cap)
+				n = cap - 1;
+			s++;
+		} else if (s[0] == '%' && s[1] == '%') {
+			out[n++] = '%';
+			s++;
+		} else {
+			out[n++] = *s;
+		}
+	}
+	out[n] = 0;
+}
+
+/* Written aside and renamed: whoever watches for the file never reads half
+ * a profile, and processes sharing a path never interleave theirs. */
+static void write_profile(const char *path)
+{
+	char tmp[sizeof profile_path + 48];
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+	if (gort_write_heap_profile(tmp) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
 		print_str("gort: GORTHEAPPROFILE: cannot write ");
-		print_str(profile_path);
+		print_str(path);
 		print_str("\n");
 	}
+}
+
+static void profile_at_exit(void)
+{
+	char path[sizeof profile_path + 16];
+	expand_path(path, sizeof path);
+	write_profile(path);
 }
 
 static void profile_signal(int sig)
@@ -282,16 +316,10 @@ static void *profile_main(void *arg)
 	for (;;) {
 		while (sem_wait(&profile_sem) != 0 && errno == EINTR)
 			;
-		/* Written aside and renamed: whoever watches for path.N never
-		 * reads half a profile. */
-		char path[sizeof profile_path + 16], tmp[sizeof path + 8];
-		snprintf(path, sizeof path, "%s.%u", profile_path, ++profile_seq);
-		snprintf(tmp, sizeof tmp, "%s.tmp", path);
-		if (gort_write_heap_profile(tmp) != 0 || rename(tmp, path) != 0) {
-			print_str("gort: GORTHEAPPROFILE: cannot write ");
-			print_str(path);
-			print_str("\n");
-		}
+		char base[sizeof profile_path + 16], path[sizeof base + 16];
+		expand_path(base, sizeof base);
+		snprintf(path, sizeof path, "%s.%u", base, ++profile_seq);
+		write_profile(path);
 	}
 	return NULL;
 }

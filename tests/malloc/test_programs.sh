@@ -25,7 +25,7 @@ same() {
 	shift
 	local d rc_glibc rc_gort
 	for d in glibc gort; do
-		rm -rf "$work/$d" && mkdir -p "$work/$d"
+		rm -rf "${work:?}/$d" && mkdir -p "$work/$d"
 	done
 	(cd "$work/glibc" && "$@" >out 2>err)
 	rc_glibc=$?
@@ -123,6 +123,7 @@ else
 	skip gcc "not installed: apt-get install gcc"
 fi
 
+# shellcheck disable=SC2016 # the scripts below are expanded by their own shells
 # git: commits in a scratch repository (trees and messages compared; commit
 # hashes also depend on the clock, so dates are fixed).
 if have git; then
@@ -141,6 +142,7 @@ else
 fi
 
 # A shell script that forks many children (subshells, pipes, command substitution).
+# shellcheck disable=SC2016
 same "shell forks" bash -c '
 	total=0
 	for i in $(seq 1 300); do
@@ -178,3 +180,18 @@ else
 		pass "python3 heap profile ($(grep -c '^ ' <<<"$top") nodes named in go tool pprof -top)"
 	fi
 fi
+
+# %p: every process of a program that runs others writes its own profile.
+if ! have gcc; then
+	skip "per-process profiles (%p)" "gcc not installed"
+else
+	mkdir -p "$work/pp"
+	GORTHEAPPROFILE=$work/pp/heap.%p LD_PRELOAD=$lib gcc -O2 -o "$work/pp/prog" "$work/prog.c"
+	n=$(find "$work/pp" -name 'heap.[0-9]*' ! -name '*.tmp.*' | wc -l)
+	if [ "$n" -ge 3 ] && [ -x "$work/pp/prog" ]; then
+		pass "per-process profiles (%p): gcc and its $((n - 1)) children wrote $n profiles"
+	else
+		fail "per-process profiles (%p)" "expected a profile from gcc, cc1, as, ld...: found $n" "$(ls "$work/pp")"
+	fi
+fi
+

@@ -20,6 +20,7 @@
  */
 #include "pprof.h"
 #include "os.h"
+#include "osvec.h"
 #include "symtab.h"
 
 #include <errno.h>
@@ -51,40 +52,6 @@ enum { FUNCTION_ID = 1, FUNCTION_NAME, FUNCTION_SYSTEM_NAME, FUNCTION_FILENAME, 
 enum { WIRE_VARINT = 0, WIRE_BYTES = 2 };
 
 /* ---- os_alloc vectors --------------------------------------------------- */
-
-typedef struct vec {
-	void *p;
-	uintptr_t len, cap; /* in elements */
-} vec;
-
-static bool vec_reserve(vec *v, uintptr_t esz, uintptr_t more)
-{
-	if (v->len + more <= v->cap)
-		return true;
-	uintptr_t ncap = v->cap ? v->cap * 2 : 4096 / esz + 1;
-	while (ncap < v->len + more)
-		ncap *= 2;
-	if (ncap > (UINTPTR_MAX / 2) / esz)
-		return false;
-	void *q = os_alloc(ncap * esz);
-	if (!q)
-		return false;
-	if (v->p) {
-		memcpy(q, v->p, v->len * esz);
-		os_free(v->p, v->cap * esz);
-	}
-	v->p = q;
-	v->cap = ncap;
-	return true;
-}
-
-static void vec_free(vec *v, uintptr_t esz)
-{
-	if (v->p)
-		os_free(v->p, v->cap * esz);
-	v->p = NULL;
-	v->len = v->cap = 0;
-}
 
 /* A table of uint32 values (index + 1, 0 = empty) keyed by a 64-bit key,
  * open addressing, at most half full. */

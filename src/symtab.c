@@ -27,6 +27,7 @@
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include "symtab.h"
 #include "os.h"
+#include "osvec.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -107,42 +108,6 @@ static void arena_free(arena *a)
 		c = next;
 	}
 	memset(a, 0, sizeof *a);
-}
-
-/* A growable array in os_alloc memory; cap and len count elements. */
-typedef struct vec {
-	void *p;
-	uintptr_t len, cap;
-} vec;
-
-/* Room for one more element of size esz; false when the OS refuses. */
-static bool vec_reserve(vec *v, uintptr_t esz, uintptr_t more)
-{
-	if (v->len + more <= v->cap)
-		return true;
-	uintptr_t ncap = v->cap ? v->cap * 2 : 4096 / esz + 1;
-	while (ncap < v->len + more)
-		ncap *= 2;
-	if (ncap > (UINTPTR_MAX / 2) / esz)
-		return false;
-	void *q = os_alloc(ncap * esz);
-	if (!q)
-		return false;
-	if (v->p) {
-		memcpy(q, v->p, v->len * esz);
-		os_free(v->p, v->cap * esz);
-	}
-	v->p = q;
-	v->cap = ncap;
-	return true;
-}
-
-static void vec_free(vec *v, uintptr_t esz)
-{
-	if (v->p)
-		os_free(v->p, v->cap * esz);
-	v->p = NULL;
-	v->len = v->cap = 0;
 }
 
 /* zlib's allocation functions: os_alloc with the size kept in front. */

@@ -114,13 +114,17 @@ void *gort_calloc(size_t n, size_t size)
 
 void *gort_aligned_alloc(size_t align, size_t size)
 {
+	return malloc_aligned_fp(align, size, __builtin_frame_address(0));
+}
+
+void *malloc_aligned_fp(size_t align, size_t size, void *fp)
+{
 	if (unlikely(!is_pow2(align))) {
 		errno = EINVAL;
 		return NULL;
 	}
 	if (size == 0)
 		size = 1;
-	void *fp = __builtin_frame_address(0);
 	if (align <= 8)
 		return malloc_fp(size, fp);
 	if (unlikely(align > MAX_ALLOC_BYTES || size > MAX_ALLOC_BYTES - align)) {

@@ -276,6 +276,47 @@ static bool unwind_ready(void)
  * may allocate, and when gort is malloc that must not sample again. */
 static __thread bool in_capture __attribute__((tls_model("initial-exec")));
 
+/* gort's own code when gort is a shared object (as libgort-malloc.so): an
+ * entry point that is not a tail call (posix_memalign; every wrapper in an
+ * unoptimized build) leaves its frame above the one the walk starts from,
+ * and such frames are dropped from the top of a stack.  Linked into the
+ * program, gort's code is the program's and nothing is dropped. */
+static uintptr_t self_lo, self_hi;
+static int self_state; /* atomic: 0 not looked up, 1 known */
+
+static int self_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	uintptr_t me = (uintptr_t)&mprof_callers;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (me >= lo && me < hi) {
+			if (info->dlpi_name && info->dlpi_name[0])
+				self_lo = lo, self_hi = hi;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int drop_own_frames(uintptr_t *pcs, int n)
+{
+	if (!load_acquire(&self_state)) {
+		dl_iterate_phdr(self_cb, NULL);
+		store_release(&self_state, 1);
+	}
+	int k = 0;
+	while (k < n && pcs[k] - 1 >= self_lo && pcs[k] - 1 < self_hi)
+		k++;
+	if (k)
+		memmove(pcs, pcs + k, (size_t)(n - k) * sizeof *pcs);
+	return n - k;
+}
+
 int mprof_callers(void *fp, uintptr_t *pcs, int max)
 {
 	if (in_capture)
@@ -288,6 +329,7 @@ int mprof_callers(void *fp, uintptr_t *pcs, int max)
 		if (w.started && w.n > n)
 			n = w.n;
 	}
+	n = drop_own_frames(pcs, n);
 	in_capture = false;
 	return n;
 }

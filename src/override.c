@@ -21,6 +21,7 @@
  * own: they act on glibc's arenas, which hold nothing here.
  */
 #include "rt.h"
+#include "malloc.h"
 #include "os.h"
 
 #include <errno.h>
@@ -113,7 +114,9 @@ GORT_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	if (align < sizeof(void *) || (align & (align - 1)))
 		return EINVAL;
 	int saved = errno;
-	void *p = gort_aligned_alloc(align, size);
+	/* Not a tail call: this frame, not gort_aligned_alloc's, is the one
+	 * whose caller the profiler must record. */
+	void *p = malloc_aligned_fp(align, size, __builtin_frame_address(0));
 	if (!p) {
 		int err = errno;
 		errno = saved;

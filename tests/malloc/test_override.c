@@ -15,6 +15,7 @@
 #include <gort.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -306,6 +307,72 @@ static void test_profile_every_allocation(void)
 	fclose(f);
 }
 
+/* The profile names the program's function as the allocation site, for
+ * every entry point (posix_memalign is the one that is not a tail call). */
+static void *volatile site_sink;
+
+/* Each stores its result, so that the call is not a tail call (a tail
+ * call leaves no frame of the site's own). */
+static __attribute__((noinline)) void site_posix_memalign(void)
+{
+	void *p = NULL;
+	site_sink = posix_memalign(&p, 64, 100000) == 0 ? p : NULL;
+}
+
+static __attribute__((noinline)) void site_memalign(void)
+{
+	site_sink = memalign(64, 100001);
+}
+
+static __attribute__((noinline)) void site_calloc(void)
+{
+	site_sink = calloc(1, 100002);
+}
+
+static void test_profile_sites(void)
+{
+	gort_set_mem_profile_rate(1);
+	site_posix_memalign();
+	void *a = site_sink;
+	site_memalign();
+	void *b = site_sink;
+	site_calloc();
+	void *c = site_sink;
+	FILE *f = tmpfile();
+	REQUIRE(f && a && b && c);
+	CHECK(gort_write_heap_profile_text(f) == 0);
+	gort_set_mem_profile_rate(512 * 1024);
+	rewind(f);
+	/* Each record: a header line, then "#\t0x..\tfunc+0x..\tfile:line"
+	 * frames, leaf first; the first frame must be the site. */
+	char line[1024];
+	const char *want[3] = {"site_posix_memalign", "site_memalign", "site_calloc"};
+	int found[3] = {0, 0, 0}, wrong = 0;
+	bool first = false;
+	while (fgets(line, sizeof line, f)) {
+		if (line[0] != '#') {
+			first = true;
+			continue;
+		}
+		if (!first || line[1] != '\t')
+			continue;
+		first = false;
+		for (int i = 0; i < 3; i++)
+			if (strstr(line, want[i]))
+				found[i]++;
+		if (strstr(line, "\tposix_memalign+") || strstr(line, "\tmemalign+") || strstr(line, "\tcalloc+") ||
+		    strstr(line, "gort_") || strstr(line, "malloc_aligned_fp"))
+			wrong++;
+	}
+	fclose(f);
+	for (int i = 0; i < 3; i++)
+		CHECKF(found[i] >= 1, "no sample whose leaf frame is %s", want[i]);
+	CHECKF(wrong == 0, "%d samples with gort's own frame as the leaf", wrong);
+	free(a);
+	free(b);
+	free(c);
+}
+
 /* --- bad frees, in a child that re-executes this program */
 
 static const char *self_path;
@@ -522,6 +589,7 @@ int main(int argc, char **argv)
 	RUN(test_thread_exit);
 	RUN(test_fork_threaded);
 	RUN(test_profile_every_allocation);
+	RUN(test_profile_sites);
 	RUN(test_bad_free);
 	RUN(test_stress_shadow);
 	TEST_EXIT();

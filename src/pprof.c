@@ -21,6 +21,7 @@
 #include "pprof.h"
 #include "os.h"
 #include "osvec.h"
+#include "zalloc.h"
 #include "symtab.h"
 
 #include <errno.h>
@@ -646,26 +647,6 @@ static void encode(struct write_state *ws, pbuf *out)
 	pb_uint64_opt(out, PROFILE_DEFAULT_SAMPLE_TYPE, b->default_sample_type);
 }
 
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
-{
-	(void)opaque;
-	uintptr_t n = (uintptr_t)items * size + 16;
-	char *p = os_alloc(n);
-	if (!p)
-		return Z_NULL;
-	*(uintptr_t *)p = n; /* os_free needs the size */
-	return p + 16;
-}
-
-static void z_free(voidpf opaque, voidpf ptr)
-{
-	(void)opaque;
-	if (ptr) {
-		char *p = (char *)ptr - 16;
-		os_free(p, *(uintptr_t *)p);
-	}
-}
-
 static int write_all(int fd, const uint8_t *p, uintptr_t n)
 {
 	while (n) {
@@ -694,8 +675,8 @@ static int gzip_write(int fd, const uint8_t *data, uintptr_t n)
 	}
 	z_stream z;
 	memset(&z, 0, sizeof z);
-	z.zalloc = z_alloc;
-	z.zfree = z_free;
+	z.zalloc = zalloc_os;
+	z.zfree = zfree_os;
 	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
 		os_free(chunk, GZIP_CHUNK_BYTES);
 		errno = ENOMEM;

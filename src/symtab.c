@@ -28,6 +28,7 @@
 #include "symtab.h"
 #include "os.h"
 #include "osvec.h"
+#include "zalloc.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -108,27 +109,6 @@ static void arena_free(arena *a)
 		c = next;
 	}
 	memset(a, 0, sizeof *a);
-}
-
-/* zlib's allocation functions: os_alloc with the size kept in front. */
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
-{
-	(void)opaque;
-	uintptr_t n = (uintptr_t)items * size + 16;
-	char *p = os_alloc(n);
-	if (!p)
-		return Z_NULL;
-	*(uintptr_t *)p = n;
-	return p + 16;
-}
-
-static void z_free(voidpf opaque, voidpf ptr)
-{
-	(void)opaque;
-	if (ptr) {
-		char *p = (char *)ptr - 16;
-		os_free(p, *(uintptr_t *)p);
-	}
 }
 
 /* A stable merge sort for arrays of T ordered by LESS(const T *, const T *),
@@ -537,8 +517,8 @@ static bool inflate_into(const uint8_t *src, uint64_t srclen, blob *out, uint64_
 		return false;
 	z_stream z;
 	memset(&z, 0, sizeof z);
-	z.zalloc = z_alloc;
-	z.zfree = z_free;
+	z.zalloc = zalloc_os;
+	z.zfree = zfree_os;
 	if (inflateInit(&z) != Z_OK) {
 		blob_free(out);
 		return false;

@@ -59,6 +59,17 @@ static int t_failed_case, t_failures;
 
 #define TEST_EXIT() return t_failures ? 1 : 0
 
+/* For tests that look at call stacks (profiler, symbolizer): TEST_NOIPA
+ * keeps a function a function of its own (not inlined, not cloned as
+ * foo.constprop.0, not merged with an identical body); TEST_KEEP(p) keeps
+ * p in a register after a call, so that the call is not a tail call. */
+#if defined(__clang__)
+#define TEST_NOIPA __attribute__((noinline, used))
+#else
+#define TEST_NOIPA __attribute__((noipa, used))
+#endif
+#define TEST_KEEP(p) __asm__ volatile("" : "+r"(p))
+
 /* UNDER_TSAN: built with ThreadSanitizer, whose runtime cannot judge a few
  * tests (multi-threaded fork, signals to spinning threads, RSS); those
  * tests print "--- SKIP: name (reason)" instead. */

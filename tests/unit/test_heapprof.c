@@ -37,13 +37,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__clang__)
-#define NOINLINE __attribute__((noinline))
-#else
-#define NOINLINE __attribute__((noinline, noipa))
-#endif
-#define USE(p) __asm__ volatile("" : "+r"(p))
-
 static char tmpdir[256];
 static const char *self;
 
@@ -55,24 +48,24 @@ struct node {
 };
 GORT_TYPE(node_type, struct node, next);
 
-static NOINLINE void *leaf_m(size_t n)
+static TEST_NOIPA void *leaf_m(size_t n)
 {
 	void *p = gort_malloc(n);
-	USE(p);
+	TEST_KEEP(p);
 	return p;
 }
 
-static NOINLINE void *mid(size_t n)
+static TEST_NOIPA void *mid(size_t n)
 {
 	void *p = leaf_m(n);
-	USE(p);
+	TEST_KEEP(p);
 	return p;
 }
 
 static void *kept[256];
 static struct node *gc_kept[200];
 
-static NOINLINE void top_a(void)
+static TEST_NOIPA void top_a(void)
 {
 	for (int i = 0; i < 100; i++)
 		kept[i] = mid(1000); /* class 1024 */
@@ -80,7 +73,7 @@ static NOINLINE void top_a(void)
 		gort_free(kept[i]);
 }
 
-static NOINLINE void top_b(void)
+static TEST_NOIPA void top_b(void)
 {
 	for (int i = 100; i < 150; i++)
 		kept[i] = mid(1000);
@@ -88,17 +81,17 @@ static NOINLINE void top_b(void)
 		gort_free(leaf_m(3000)); /* class 3072 */
 }
 
-static NOINLINE struct node *gc_leaf(void)
+static TEST_NOIPA struct node *gc_leaf(void)
 {
 	struct node *p = gort_new(&node_type); /* 24 bytes */
-	USE(p);
+	TEST_KEEP(p);
 	return p;
 }
 
-static NOINLINE void *thr_leaf(size_t n)
+static TEST_NOIPA void *thr_leaf(size_t n)
 {
 	void *p = gort_malloc(n);
-	USE(p);
+	TEST_KEEP(p);
 	return p;
 }
 
@@ -137,11 +130,11 @@ static int child_exact(const char *path)
 	return gort_write_heap_profile(path) == 0 ? 0 : 3;
 }
 
-static NOINLINE void sampled_leaf(int n)
+static TEST_NOIPA void sampled_leaf(int n)
 {
 	for (int i = 0; i < n; i++) {
 		void *p = gort_malloc(4096);
-		USE(p);
+		TEST_KEEP(p);
 		gort_free(p);
 	}
 }
@@ -152,10 +145,10 @@ static int child_sampled(const char *path)
 	return gort_write_heap_profile(path) == 0 ? 0 : 3;
 }
 
-static NOINLINE void *static_site_after_delete(void)
+static TEST_NOIPA void *static_site_after_delete(void)
 {
 	void *p = gort_malloc(7000);
-	USE(p);
+	TEST_KEEP(p);
 	return p;
 }
 
@@ -172,16 +165,16 @@ static int child_deleted(const char *path)
 		return 4;
 	gort_set_mem_profile_rate(1);
 	void *p = static_site_after_delete();
-	USE(p);
+	TEST_KEEP(p);
 	gort_set_mem_profile_rate(0);
 	return gort_write_heap_profile(path) == 0 ? 0 : 3;
 }
 
-static NOINLINE void env_site(void)
+static TEST_NOIPA void env_site(void)
 {
 	for (int i = 0; i < 5; i++) {
 		void *p = gort_malloc(9000);
-		USE(p);
+		TEST_KEEP(p);
 	}
 }
 

@@ -30,54 +30,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Each allocating function stays a function of its own name: no inlining,
- * no constant-propagated clone, no merging of identical bodies. */
-#if defined(__clang__)
-#define NOINLINE __attribute__((noinline))
-#else
-#define NOINLINE __attribute__((noinline, noipa))
-#endif
-/* Keeps p in a register after the call: the call cannot be a tail call. */
-#define USE(p) __asm__ volatile("" : "+r"(p))
-
 struct node {
 	struct node *next;
 	long v[2];
 };
 GORT_TYPE(node_type, struct node, next);
 
-static NOINLINE void *leaf_a(size_t n)
+static TEST_NOIPA void *leaf_a(size_t n)
 {
 	void *p = gort_malloc(n);
-	USE(p);
+	TEST_KEEP(p);
 	return p;
 }
 
-static NOINLINE void *mid1(size_t n)
+static TEST_NOIPA void *mid1(size_t n)
 {
 	void *p = leaf_a(n);
-	USE(p);
+	TEST_KEEP(p);
 	return p;
 }
 
-static NOINLINE void *mid2(size_t n)
+static TEST_NOIPA void *mid2(size_t n)
 {
 	void *p = leaf_a(n);
-	USE(p);
+	TEST_KEEP(p);
 	return p;
 }
 
-static NOINLINE struct node *gc_site(void)
+static TEST_NOIPA struct node *gc_site(void)
 {
 	struct node *p = gort_new(&node_type);
-	USE(p);
+	TEST_KEEP(p);
 	return p;
 }
 
-static NOINLINE void *thread_site(size_t n)
+static TEST_NOIPA void *thread_site(size_t n)
 {
 	void *p = gort_malloc(n);
-	USE(p);
+	TEST_KEEP(p);
 	return p;
 }
 
@@ -129,7 +119,7 @@ static struct memrecord sum_for(const char *const *funcs, const char *type)
 
 #define FUNCS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-static NOINLINE void test_rate1_manual(void)
+static TEST_NOIPA void test_rate1_manual(void)
 {
 	long old = gort_set_mem_profile_rate(1);
 	CHECKF(old == MPROF_DEFAULT_RATE, "the default rate is %ld", old);
@@ -161,7 +151,7 @@ static NOINLINE void test_rate1_manual(void)
 
 static struct node *gc_keep[200];
 
-static NOINLINE void test_rate1_collected(void)
+static TEST_NOIPA void test_rate1_collected(void)
 {
 	gort_add_roots(gc_keep, sizeof gc_keep);
 	gort_gc(); /* a clean start: nothing pending */
@@ -194,7 +184,7 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static NOINLINE void test_rate1_threads(void)
+static TEST_NOIPA void test_rate1_threads(void)
 {
 	gort_set_mem_profile_rate(1);
 	pthread_t t[3];
@@ -210,16 +200,16 @@ static NOINLINE void test_rate1_threads(void)
 	       (unsigned long long)r.frees);
 }
 
-static NOINLINE void sampled_site(int n)
+static TEST_NOIPA void sampled_site(int n)
 {
 	for (int i = 0; i < n; i++) {
 		void *p = gort_malloc(1024);
-		USE(p);
+		TEST_KEEP(p);
 		gort_free(p);
 	}
 }
 
-static NOINLINE void test_default_rate_unbiased(void)
+static TEST_NOIPA void test_default_rate_unbiased(void)
 {
 	gort_set_mem_profile_rate(MPROF_DEFAULT_RATE);
 	const int n = 1000000;
@@ -234,16 +224,16 @@ static NOINLINE void test_default_rate_unbiased(void)
 	CHECK(r.frees == r.allocs);
 }
 
-static NOINLINE void unsampled_site(void)
+static TEST_NOIPA void unsampled_site(void)
 {
 	for (int i = 0; i < 10000; i++) {
 		void *p = gort_malloc(4096);
-		USE(p);
+		TEST_KEEP(p);
 		gort_free(p);
 	}
 }
 
-static NOINLINE void test_rate0(void)
+static TEST_NOIPA void test_rate0(void)
 {
 	gort_set_mem_profile_rate(0);
 	unsampled_site();
@@ -252,7 +242,7 @@ static NOINLINE void test_rate0(void)
 }
 
 /* Parses the text format: the header's totals against the records'. */
-static NOINLINE void test_text_format(void)
+static TEST_NOIPA void test_text_format(void)
 {
 	char *buf = NULL;
 	size_t len = 0;

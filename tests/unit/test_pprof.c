@@ -26,11 +26,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#if defined(__clang__)
-#define TEST_NOIPA __attribute__((noinline, used))
-#else
-#define TEST_NOIPA __attribute__((noipa, used))
-#endif
 
 static volatile int sink;
 static int leaf_line, other_line, mid_line; /* lines of the calls that captured the pcs */

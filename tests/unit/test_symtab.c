@@ -33,12 +33,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* noipa keeps gcc from cloning (foo.constprop.0) or inlining the targets. */
-#if defined(__clang__)
-#define TEST_NOIPA __attribute__((noinline, used))
-#else
-#define TEST_NOIPA __attribute__((noipa, used))
-#endif
 
 static volatile int sink;
 static int grab_line; /* the line of the call in static_target */

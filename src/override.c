@@ -148,7 +148,9 @@ GORT_EXPORT size_t malloc_usable_size(void *p)
 	return p ? gort_usable_size(p) : 0;
 }
 
-/* The glibc-internal names some programs call directly. */
+/* The glibc-internal names some programs call directly.  Functions, not
+ * aliases: an alias would have to repeat every attribute glibc's headers
+ * give the targets (gcc warns otherwise), and a tail jump costs nothing. */
 GORT_EXPORT void *__libc_malloc(size_t size)
 {
 	return gort_malloc(size);

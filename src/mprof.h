@@ -74,10 +74,11 @@ GORT_HIDDEN mbucket *mprof_buckets(void);
 
 /* Captures up to max return addresses of the calling thread, leaf first,
  * starting with the return address of frame fp (a frame-pointer walk,
- * bounded by the thread's stack). */
+ * bounded by the thread's stack; libgcc's unwinder where the walk breaks;
+ * gort's own frames dropped from the top). */
 GORT_HIDDEN int mprof_callers(void *fp, uintptr_t *pcs, int max);
 
-/* GORTHEAPPROFILE (heapprofile.c): read at heap start-up. */
+/* GORTHEAPPROFILE (heapprofile.c): read by the library's constructor. */
 GORT_HIDDEN void heapprofile_init(void);
 
 /* fork(): the child keeps the profile. */

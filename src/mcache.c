@@ -37,6 +37,10 @@ static void mcache_reset(mcache *c)
 		c->manual[i] = &mspan_empty;
 	for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
 		c->alloc[i] = &mspan_empty;
+	for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++) {
+		c->kept[i] = NULL;
+		c->nkept[i] = 0;
+	}
 	c->tiny = c->tinyoffset = 0;
 }
 
@@ -67,9 +71,92 @@ mcache *mcache_self(void)
 	return c;
 }
 
+/* The kept lists (see mcache.h): circular, linked through next/prev. */
+static void kept_link(mcache *c, unsigned cls, mspan *s, bool front)
+{
+	mspan *h = c->kept[cls];
+	if (!h) {
+		s->next = s->prev = s;
+		c->kept[cls] = s;
+	} else {
+		s->next = h;
+		s->prev = h->prev;
+		h->prev->next = s;
+		h->prev = s;
+		if (front)
+			c->kept[cls] = s;
+	}
+}
+
+static void kept_unlink(mcache *c, unsigned cls, mspan *s)
+{
+	if (s->next == s) {
+		c->kept[cls] = NULL;
+	} else {
+		s->prev->next = s->next;
+		s->next->prev = s->prev;
+		if (c->kept[cls] == s)
+			c->kept[cls] = s->next;
+	}
+	s->next = s->prev = NULL;
+}
+
+/* Keeps s, just swept with nfree < span_reuse_min free slots. */
+static void keep_span(mcache *c, unsigned cls, mspan *s, uint32_t nfree)
+{
+	s->kept_ready = 0;
+	s->trigger = (uint16_t)(span_reuse_min(s->nelems) - nfree);
+	kept_link(c, cls, s, false);
+	c->nkept[cls]++;
+}
+
+/* A kept span to allocate from, swept: the first if it is ready, else the
+ * oldest if another thread's frees made it worth reusing.  just: the span
+ * the caller has just kept, not worth sweeping again. */
+static mspan *kept_take(mcache *c, unsigned cls, mspan *just)
+{
+	mspan *s = c->kept[cls];
+	if (!s || s == just)
+		return NULL;
+	kept_unlink(c, cls, s);
+	c->nkept[cls]--;
+	uint32_t nfreed;
+	uint32_t nfree = mspan_sweep(s, &nfreed);
+	if (s->kept_ready || nfree >= span_reuse_min(s->nelems))
+		return s;
+	keep_span(c, cls, s, nfree);
+	return NULL;
+}
+
+void mcache_kept_free(mcache *c, mspan *s)
+{
+	unsigned cls = s->sizeclass;
+	if (!s->kept_ready) {
+		s->kept_ready = 1;
+		kept_unlink(c, cls, s);
+		kept_link(c, cls, s, true);
+		if (s->nlocal < s->alloc_count) {
+			s->trigger = (uint16_t)s->alloc_count; /* next: empty */
+			return;
+		}
+	}
+	/* Every object live at the last sweep has been freed by the owner.
+	 * An empty span serves any thread as well as this one: give it back,
+	 * unless it is the last the class keeps. */
+	s->trigger = 0;
+	if (c->nkept[cls] <= 1)
+		return;
+	kept_unlink(c, cls, s);
+	c->nkept[cls]--;
+	uint32_t nfreed;
+	mspan_sweep(s, &nfreed);
+	mcentral_uncache_span(&mheap_.central_manual[cls], s);
+}
+
 void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 {
-	mspan *s = *slot;
+	unsigned cls = central->sizeclass;
+	mspan *s = *slot, *just = NULL;
 	if (s != &mspan_empty) {
 		uint32_t idx = mspan_next_free_index(s);
 		if (idx < s->nelems)
@@ -84,11 +171,16 @@ void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 		}
 		*slot = &mspan_empty;
-		mcentral_uncache_span(central, s);
+		keep_span(c, cls, s, nfree);
+		just = s;
 	}
-	s = mcentral_cache_span(central, c);
+	s = kept_take(c, cls, just);
+	if (!s)
+		s = mcentral_cache_span(central, c);
 	if (!s)
 		return NULL;
+	s->trigger = 0;
+	s->kept_ready = 0;
 	*slot = s;
 	uint32_t idx = mspan_next_free_index(s);
 	GORT_ASSERT(1, idx < s->nelems);
@@ -160,8 +252,18 @@ void mcache_release_all(mcache *c)
 {
 	if (c == &mcache_empty)
 		return;
-	for (unsigned i = 1; i < NUM_SIZE_CLASSES; i++)
+	for (unsigned i = 1; i < NUM_SIZE_CLASSES; i++) {
 		release_slot(&c->manual[i], &mheap_.central_manual[i]);
+		while (c->kept[i]) {
+			mspan *s = c->kept[i];
+			kept_unlink(c, i, s);
+			s->trigger = 0;
+			uint32_t nfreed;
+			mspan_sweep(s, &nfreed);
+			mcentral_uncache_span(&mheap_.central_manual[i], s);
+		}
+		c->nkept[i] = 0;
+	}
 	mutex_lock(&cache_lock); /* against a collector flushing every cache */
 	mcache_release_gc_locked(c);
 	mutex_unlock(&cache_lock);

@@ -10,6 +10,18 @@
  * in the slow path, which creates the thread's cache.  The cache goes back
  * (spans uncached, counters folded into the global totals) when the thread
  * exits.
+ *
+ * A manual span the thread has filled stays the thread's: it goes on the
+ * class's kept list (owner still set, where SPAN_CACHED) instead of back to
+ * the central list, so the thread's own later frees into it stay plain
+ * stores (free.c) rather than atomics, as in mimalloc's thread-owned pages.
+ * The list is circular, ready spans first: a kept span is ready once the
+ * owner's frees (nlocal) have made span_reuse_min slots free; the free that
+ * gets there (s->trigger) moves it to the front, and the free that empties
+ * it gives it back to the central list, unless it is the class's only kept
+ * span.  Frees by other threads are not counted: a refill that finds no
+ * ready span sweeps the oldest kept span instead, one per refill.  Kept
+ * spans go back to the central lists when the thread exits.
  */
 #ifndef GORT_MCACHE_H
 #define GORT_MCACHE_H
@@ -21,6 +33,8 @@
 typedef struct mcache {
 	mspan *manual[NUM_SIZE_CLASSES];
 	mspan *alloc[NUM_SPAN_CLASSES];
+	mspan *kept[NUM_SIZE_CLASSES];     /* kept list head: ready spans first, then oldest first */
+	uint16_t nkept[NUM_SIZE_CLASSES];
 	uintptr_t tiny;       /* current tiny block, or 0 */
 	uintptr_t tinyoffset; /* bytes used in it */
 	uint64_t tiny_allocs;
@@ -54,9 +68,11 @@ GORT_HIDDEN GORT_NOINLINE void *mprof_count_slow(void *p, uintptr_t size, const 
 GORT_HIDDEN void mcache_reset_samples(void);
 /* The calling thread's own cache, created if needed; NULL if out of memory. */
 GORT_HIDDEN mcache *mcache_self(void);
-/* Slow path: the next object from *slot's span, refilling from central.
- * NULL when the heap is out of memory. */
+/* Slow path: the next object from *slot's span, refilling from the kept
+ * list or central.  NULL when the heap is out of memory. */
 GORT_HIDDEN void *mcache_refill(mcache *c, mspan **slot, mcentral *central);
+/* free(): the owner's free into s made s->nlocal reach s->trigger. */
+GORT_HIDDEN GORT_NOINLINE void mcache_kept_free(mcache *c, mspan *s);
 /* The collected heap's refill: the next object of span class spc, taking a
  * swept span from the central list (sweeping one if need be).  Inside a
  * critical section.  NULL when out of memory. */
@@ -69,7 +85,7 @@ GORT_HIDDEN void mcache_release_gc_self(void);
 /* World stopped: every cache's GC spans back to the central lists, so the
  * collector owns every span (Go's flushing of each P's mcache). */
 GORT_HIDDEN void mcache_flush_gc_all(void);
-/* Gives every cached span back (thread exit, gort_free_os_memory). */
+/* Gives every cached and kept span back (thread exit, gort_free_os_memory). */
 GORT_HIDDEN void mcache_release_all(mcache *c);
 /* fork(): hold and release cache_lock around the fork (fork.c). */
 GORT_HIDDEN void mcache_fork_lock(void);

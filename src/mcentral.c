@@ -117,7 +117,8 @@ mspan *mcentral_cache_span(mcentral *c, struct mcache *owner)
 		return s;
 	}
 	unsigned cls = c->sizeclass;
-	mspan *s = mheap_alloc_span(class_to_allocnpages[cls], cls, c->spanclass, c->kind);
+	uintptr_t npages = c->kind == SPAN_MANUAL ? manual_allocnpages[cls] : class_to_allocnpages[cls];
+	mspan *s = mheap_alloc_span(npages, cls, c->spanclass, c->kind);
 	if (!s)
 		return NULL;
 	s->central = c;

@@ -112,7 +112,7 @@ static mspan *span_publish(mspan *s, uintptr_t base, uintptr_t npages, unsigned 
 
 mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass, unsigned kind)
 {
-	unsigned b = bucket_for(sizeclass ? class_to_nelems[sizeclass] : 1);
+	unsigned b = bucket_for(sizeclass ? span_nelems(sizeclass, npages) : 1);
 	uintptr_t scav = 0;
 	bool grew = false;
 	mutex_lock(&mheap_.lock);

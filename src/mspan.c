@@ -11,6 +11,14 @@
 #include "sizeclass.h"
 
 
+uint32_t span_nelems(unsigned sizeclass, uintptr_t npages)
+{
+	if (npages == class_to_allocnpages[sizeclass])
+		return class_to_nelems[sizeclass];
+	GORT_ASSERT(1, npages == manual_allocnpages[sizeclass]);
+	return manual_nelems[sizeclass];
+}
+
 void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass)
 {
 	s->base = base;
@@ -24,9 +32,8 @@ void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass)
 		s->divmagic = 0; /* every interior offset maps to object 0 */
 	} else {
 		s->elemsize = class_to_size[sizeclass];
-		s->nelems = class_to_nelems[sizeclass];
+		s->nelems = span_nelems(sizeclass, npages);
 		s->divmagic = class_to_divmagic[sizeclass];
-		GORT_ASSERT(1, npages == class_to_allocnpages[sizeclass]);
 	}
 	s->limit = base + (uintptr_t)s->nelems * s->elemsize;
 	s->nwords = (uint8_t)mspan_words(s->nelems);
@@ -37,6 +44,8 @@ void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass)
 	s->freeindex = 0;
 	s->alloc_cache = ~(uint64_t)0;
 	s->alloc_count = 0;
+	s->nlocal = s->trigger = 0;
+	s->kept_ready = 0;
 	store_relaxed(&s->profiled, 0);
 	store_relaxed(&s->pending, 0);
 }
@@ -119,6 +128,7 @@ uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
 	store_release(&s->freeindex, 0);
 	s->alloc_cache = ~span_alloc_word(s, 0);
 	s->alloc_count = live;
+	s->nlocal = 0;
 	if (freed_total)
 		s->needzero = 1;
 	if (nfreed)

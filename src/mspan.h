@@ -16,7 +16,9 @@
  * freeindex to 0; it is done by whoever holds the span exclusively:
  *
  * where (atomic)     holder                     frees by other threads
- * SPAN_CACHED        owner's mcache             set freed_remote only
+ * SPAN_CACHED        owner's mcache: its        set freed_remote only
+ *                    current span of the class,
+ *                    or one it keeps (mcache.h)
  * SPAN_PARTIAL       its mcentral (on or being  set freed_remote only
  *                    taken off the partial list)
  * SPAN_FULL          nobody: too few free      set freed_remote, count in
@@ -74,12 +76,15 @@ typedef struct mspan {
 	uint8_t needzero;          /* free slots may hold old data */
 	uint8_t spanclass;         /* sizeclass << 1 | noscan */
 	uint8_t bucket;            /* record size bucket (mheap's fixalloc) */
-	uint32_t alloc_count;      /* allocated objects at the last sweep */
+	uint16_t nlocal;           /* owner only: frees by the owner since the last sweep */
+	uint16_t trigger;          /* owner only: a kept span's nlocal that wakes mcache_kept_free; 0 = none */
 	uint16_t profiled;         /* sampled objects in the span (mprof.c: prof_lock; read relaxed) */
 	/* line 1: the rest */
+	uint32_t alloc_count;      /* allocated objects at the last sweep */
+	uint8_t kept_ready;        /* owner only: a kept span with enough free slots to reuse */
 	uintptr_t npages;
 	uintptr_t limit;           /* end of object data: base + nelems * elemsize */
-	struct mspan *next, *prev; /* mcentral partial list; its lock */
+	struct mspan *next, *prev; /* mcentral partial list (its lock), or the owner's kept list */
 	struct mcentral *central;  /* the list a small span returns to */
 	/* The collected heap (kind SPAN_GC) only: */
 	uint32_t sweepgen;         /* == gc.sweepgen: swept this cycle (mgc.h) */
@@ -118,6 +123,9 @@ GORT_HIDDEN uint32_t mspan_next_free_index(mspan *s);
 GORT_HIDDEN uint32_t mspan_sweep(mspan *s, uint32_t *nfreed);
 /* Whether object idx is allocated, from any thread (racy but safe reads). */
 GORT_HIDDEN bool mspan_is_allocated(const mspan *s, uint32_t idx);
+/* Objects in a span of sizeclass (not 0) over npages: a collected-heap or
+ * a manual-heap span (sizeclass.h). */
+GORT_HIDDEN uint32_t span_nelems(unsigned sizeclass, uintptr_t npages);
 /* Number of bitmap words for n objects. */
 GORT_INLINE unsigned mspan_words(uint32_t n) { return (n + 63) / 64; }
 

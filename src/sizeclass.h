@@ -15,9 +15,11 @@
  *    exact).  Since spans start page-aligned, objects inherit these
  *    alignments.
  *  - A span of class c is class_to_allocnpages[c] pages holding
- *    class_to_nelems[c] objects; its unused tail is at most 1/8 of the span.
+ *    class_to_nelems[c] objects (manual heap: manual_allocnpages[c], a
+ *    multiple, holding manual_nelems[c]); its unused tail is at most 1/8 of
+ *    the span.
  *  - obj_index with class_to_divmagic[c] equals offset / size for every
- *    offset in [0, span bytes].
+ *    offset in [0, span bytes] of either span.
  */
 #ifndef GORT_SIZECLASS_H
 #define GORT_SIZECLASS_H
@@ -35,6 +37,10 @@ extern GORT_HIDDEN const uint32_t class_to_size[NUM_SIZE_CLASSES];       /* byte
 extern GORT_HIDDEN const uint8_t class_to_allocnpages[NUM_SIZE_CLASSES]; /* pages per span */
 extern GORT_HIDDEN const uint16_t class_to_nelems[NUM_SIZE_CLASSES];     /* objects per span */
 extern GORT_HIDDEN const uint32_t class_to_divmagic[NUM_SIZE_CLASSES];   /* UINT32_MAX/size + 1 */
+/* The manual heap's spans: Go's span of the class repeated until it holds
+ * 32 objects or would pass 8 pages (tools/mksizeclasses.c says why). */
+extern GORT_HIDDEN const uint8_t manual_allocnpages[NUM_SIZE_CLASSES];
+extern GORT_HIDDEN const uint16_t manual_nelems[NUM_SIZE_CLASSES];
 /* Entry i: smallest class holding SMALL_SIZE_DIV*i bytes (entry 0: class 1). */
 extern GORT_HIDDEN const uint8_t size_to_class8[SIZE_TO_CLASS8_LEN];
 /* Entry i: smallest class holding SMALL_SIZE_MAX + LARGE_SIZE_DIV*i bytes. */

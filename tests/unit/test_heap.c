@@ -249,6 +249,95 @@ static void test_thread_exit_returns_cache(void)
 	       (unsigned long long)m.by_size[cls].spans, cls);
 }
 
+/* Kept spans (mcache.h): a thread's filled spans stay its own, its frees
+ * into them make them ready for its next allocations, an emptied one goes
+ * back to the central list, and other threads' frees into them are found. */
+#define KEPT_SIZE 1000 /* class 1024 B: 32 objects per manual span */
+#define KEPT_N (32 * 40)
+static void *kept_objs[KEPT_N];
+
+static uint64_t class_spans(unsigned cls)
+{
+	gort_memstats m;
+	gort_read_memstats(&m);
+	return m.by_size[cls].spans;
+}
+
+/* Distinct spans of kept_objs that c owns. */
+static int owned_spans(mcache *c)
+{
+	static mspan *seen[KEPT_N];
+	int n = 0;
+	for (int i = 0; i < KEPT_N; i++) {
+		mspan *s = span_of((uintptr_t)kept_objs[i]);
+		if (!s || load_relaxed(&s->owner) != c)
+			continue;
+		int k = 0;
+		while (k < n && seen[k] != s)
+			k++;
+		if (k == n)
+			seen[n++] = s;
+	}
+	return n;
+}
+
+static void *free_kept_objs(void *arg)
+{
+	for (int i = 0; i < KEPT_N; i++)
+		gort_free(kept_objs[i]);
+	return arg;
+}
+
+static void test_kept_spans(void)
+{
+	unsigned cls = size_to_class(KEPT_SIZE);
+	REQUIRE(manual_nelems[cls] == 32);
+	uint64_t spans0 = class_spans(cls);
+	for (int i = 0; i < KEPT_N; i++)
+		REQUIRE(kept_objs[i] = gort_malloc(KEPT_SIZE));
+	mcache *c = mcache_tls;
+	uint64_t spans1 = class_spans(cls);
+	CHECKF(spans1 - spans0 >= 40, "%llu spans for 40 spans of objects", (unsigned long long)(spans1 - spans0));
+	/* Filled, yet still the thread's: its frees stay local. */
+	CHECKF(owned_spans(c) >= 40, "only %d of 40 filled spans kept", owned_spans(c));
+
+	/* Free every other object: each kept span becomes ready, and the
+	 * next allocations refill the holes without new spans. */
+	for (int i = 0; i < KEPT_N; i += 2)
+		gort_free(kept_objs[i]);
+	int reused = 0;
+	for (int i = 0; i < KEPT_N; i += 2) {
+		kept_objs[i] = gort_malloc(KEPT_SIZE);
+		mspan *s = span_of((uintptr_t)kept_objs[i]);
+		reused += s && load_relaxed(&s->owner) == c;
+	}
+	CHECKF(class_spans(cls) <= spans1 + 1, "%llu spans, %llu before the holes were refilled",
+	       (unsigned long long)class_spans(cls), (unsigned long long)spans1);
+	CHECK(reused == KEPT_N / 2);
+
+	/* Emptied kept spans go back to the central list (one may stay). */
+	for (int i = 0; i < KEPT_N; i++)
+		gort_free(kept_objs[i]);
+	CHECKF(owned_spans(c) <= 2, "%d emptied spans still kept", owned_spans(c));
+
+	/* Another thread's frees into kept spans: found by later refills. */
+	for (int i = 0; i < KEPT_N; i++)
+		REQUIRE(kept_objs[i] = gort_malloc(KEPT_SIZE));
+	uint64_t spans2 = class_spans(cls);
+	pthread_t t;
+	pthread_create(&t, NULL, free_kept_objs, NULL);
+	pthread_join(t, NULL);
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < KEPT_N; i++)
+			REQUIRE(kept_objs[i] = gort_malloc(KEPT_SIZE));
+		pthread_create(&t, NULL, free_kept_objs, NULL);
+		pthread_join(t, NULL);
+	}
+	CHECKF(class_spans(cls) <= spans2 + 2, "remote frees not reused: %llu spans, %llu before",
+	       (unsigned long long)class_spans(cls), (unsigned long long)spans2);
+	mcache_release_all(mcache_tls);
+}
+
 static void test_tiny(void)
 {
 	char *a = malloc_tiny(4), *b = malloc_tiny(4), *c = malloc_tiny(8), *d = malloc_tiny(3);
@@ -318,6 +407,7 @@ int main(void)
 	RUN(test_realloc);
 	RUN(test_cross_thread_free);
 	RUN(test_thread_exit_returns_cache);
+	RUN(test_kept_spans);
 	RUN(test_tiny);
 	RUN(test_memstats);
 	RUN(test_debugvars);

@@ -6,6 +6,7 @@
  * division by multiplication is exact over each span, and that the aligned
  * search returns the smallest class whose objects are all aligned.
  */
+#include "mspan.h"
 #include "sizeclass.h"
 #include "testing.h"
 
@@ -36,6 +37,32 @@ static unsigned smallest_class(uintptr_t size)
 static uintptr_t span_bytes(unsigned c)
 {
 	return (uintptr_t)class_to_allocnpages[c] * PAGE_BYTES;
+}
+
+static uintptr_t manual_span_bytes(unsigned c)
+{
+	return (uintptr_t)manual_allocnpages[c] * PAGE_BYTES;
+}
+
+/* The manual heap's spans: a whole number of Go's spans, at least 32
+ * objects unless that would take more than 8 pages, and no bigger than
+ * needed for that. */
+static void test_manual_spans(void)
+{
+	CHECK(manual_allocnpages[0] == 0 && manual_nelems[0] == 0);
+	for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++) {
+		unsigned np = manual_allocnpages[c], go = class_to_allocnpages[c];
+		CHECKF(np % go == 0, "class %u: %u pages, Go %u", c, np, go);
+		CHECKF(manual_nelems[c] == manual_span_bytes(c) / class_to_size[c], "class %u", c);
+		CHECKF(manual_nelems[c] >= 32 || np + go > 8, "class %u: %u objects in %u pages", c,
+		       manual_nelems[c], np);
+		CHECKF(np == go || (np - go) * PAGE_BYTES / class_to_size[c] < 32,
+		       "class %u: %u pages, more than needed", c, np);
+		CHECKF(span_nelems(c, np) == manual_nelems[c] && span_nelems(c, go) == class_to_nelems[c],
+		       "class %u", c);
+	}
+	CHECK(manual_allocnpages[32] == 4 && manual_nelems[32] == 32); /* 1024 B */
+	CHECK(manual_allocnpages[67] == 8 && manual_nelems[67] == 2);  /* 32 KiB */
 }
 
 static void test_table_shape(void)
@@ -116,7 +143,7 @@ static void test_lookup_tables(void)
 static void test_obj_index(void)
 {
 	for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++) {
-		uintptr_t size = class_to_size[c], span = span_bytes(c);
+		uintptr_t size = class_to_size[c], span = manual_span_bytes(c); /* the larger */
 		for (uintptr_t off = 0; off <= span; off++) {
 			uint32_t idx = obj_index(off, class_to_divmagic[c]);
 			if (idx != off / size) {
@@ -137,6 +164,9 @@ static void test_waste(void)
 		uintptr_t tail = span - (uintptr_t)class_to_nelems[c] * class_to_size[c];
 		CHECKF(tail < class_to_size[c], "class %u: room for one more object", c);
 		CHECKF(tail <= span / 8, "class %u: tail %zu of %zu", c, (size_t)tail, (size_t)span);
+		span = manual_span_bytes(c);
+		tail = span - (uintptr_t)manual_nelems[c] * class_to_size[c];
+		CHECKF(tail < class_to_size[c] && tail <= span / 8, "class %u: manual tail %zu", c, (size_t)tail);
 	}
 }
 
@@ -182,6 +212,7 @@ int main(void)
 	RUN(test_lookup_exhaustive);
 	RUN(test_lookup_tables);
 	RUN(test_obj_index);
+	RUN(test_manual_spans);
 	RUN(test_waste);
 	RUN(test_alignment);
 	TEST_EXIT();

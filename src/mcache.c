@@ -110,22 +110,42 @@ static void keep_span(mcache *c, unsigned cls, mspan *s, uint32_t nfree)
 	c->nkept[cls]++;
 }
 
+/* Free slots in kept span s, counting frees not yet swept: the owner's
+ * (nlocal) and other threads' (their bits, read without sweeping). */
+static uint32_t kept_free_slots(const mspan *s)
+{
+	uint32_t n = s->nelems - s->alloc_count + s->nlocal;
+	for (unsigned w = 0; w < s->nwords; w++)
+		n += (uint32_t)popcount64(load_relaxed(&span_remote_word(s, w)));
+	return n;
+}
+
 /* A kept span to allocate from, swept: the first if it is ready, else the
- * oldest if another thread's frees made it worth reusing.  just: the span
- * the caller has just kept, not worth sweeping again. */
+ * first of the oldest KEPT_SCAN that other threads' frees have made worth
+ * reusing.  When none is, the first goes to the back, so that spans behind
+ * one whose objects live long are looked at too.  just: the span the
+ * caller has just kept. */
+#define KEPT_SCAN 4
 static mspan *kept_take(mcache *c, unsigned cls, mspan *just)
 {
-	mspan *s = c->kept[cls];
+	mspan *h = c->kept[cls], *s = h;
 	if (!s || s == just)
 		return NULL;
+	if (!s->kept_ready) {
+		unsigned i = 0;
+		while (kept_free_slots(s) < span_reuse_min(s->nelems)) {
+			s = s->next;
+			if (++i == KEPT_SCAN || s == h || s == just) {
+				c->kept[cls] = h->next; /* circular: h is now the last */
+				return NULL;
+			}
+		}
+	}
 	kept_unlink(c, cls, s);
 	c->nkept[cls]--;
 	uint32_t nfreed;
-	uint32_t nfree = mspan_sweep(s, &nfreed);
-	if (s->kept_ready || nfree >= span_reuse_min(s->nelems))
-		return s;
-	keep_span(c, cls, s, nfree);
-	return NULL;
+	mspan_sweep(s, &nfreed);
+	return s;
 }
 
 void mcache_kept_free(mcache *c, mspan *s)

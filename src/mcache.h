@@ -19,9 +19,11 @@
  * owner's frees (nlocal) have made span_reuse_min slots free; the free that
  * gets there (s->trigger) moves it to the front, and the free that empties
  * it gives it back to the central list, unless it is the class's only kept
- * span.  Frees by other threads are not counted: a refill that finds no
- * ready span sweeps the oldest kept span instead, one per refill.  Kept
- * spans go back to the central lists when the thread exits.
+ * span.  Frees by other threads are not counted as they happen: a refill
+ * that finds no ready span counts them in the four oldest kept spans (their
+ * bits, without sweeping) and takes the first with enough free slots; if
+ * none has, the oldest goes to the back.  Kept spans go back to the central
+ * lists when the thread exits.
  */
 #ifndef GORT_MCACHE_H
 #define GORT_MCACHE_H

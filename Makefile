@@ -74,7 +74,11 @@ $(O)/libgort-malloc.so: $(OBJS) $(O)/obj/override.o
 # Tests link the static library so that they can reach internal (hidden) names.
 $(O)/tests/%: tests/%.c tests/testing.h $(O)/libgort.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(O)/libgort.a $(MODE_LDFLAGS) $(LDLIBS) -lm
+	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS_$(notdir $@)) -Itests -o $@ $< $(O)/libgort.a $(MODE_LDFLAGS) $(LDLIBS) -lm
+
+# The DWARF walk is tested on code without frame pointers.  (Not a
+# target-specific CFLAGS_ALL: prerequisites, the library, would inherit it.)
+TEST_CFLAGS_test_cfi := -fomit-frame-pointer
 
 # Without -Isrc: <malloc.h> must be the C library's here.
 $(O)/tests/malloc/%: tests/malloc/%.c tests/testing.h $(O)/libgort-malloc.so

@@ -123,7 +123,8 @@ void gort_free(void *ptr)
  * sampled) again at once. */
 static GORT_NOINLINE void free_profiled(mspan *s, uintptr_t p, uint32_t idx)
 {
-	mprof_free_manual(p);
+	if (mprof_is_sampled(s, idx))
+		mprof_free_manual(p);
 	free_object(s, p, idx);
 }
 

@@ -80,7 +80,9 @@ void *malloc_large(size_t size, size_t align, bool zero, void *fp)
 	fetch_add_relaxed(&mheap_.large_alloc_bytes, s->elemsize);
 	if (zero && s->needzero)
 		memset((void *)s->base, 0, size);
-	return mprof_count_slow((void *)s->base, size, NULL, false, fp);
+	/* Profiled as the pages it holds, as Go does: a bucket per distinct
+	 * request size would make a bucket of nearly every sample. */
+	return mprof_count_slow((void *)s->base, s->elemsize, NULL, false, fp);
 }
 
 GORT_INLINE void *malloc_fp(size_t size, void *fp)

@@ -272,6 +272,7 @@ static GORT_NOINLINE void *alloc_large(size_t size, bool noscan, const gort_type
 	fetch_add_relaxed(&mheap_.large_alloc_bytes, s->elemsize);
 	fetch_add_relaxed(&gc.heap_live, (int64_t)s->elemsize);
 	bool zero = s->needzero;
+	uintptr_t bytes = s->elemsize; /* profiled as its pages, as Go does */
 	void *p = (void *)s->base;
 	gc_large_add(s);
 	/* From here on only p keeps the object alive: the span record is not
@@ -285,7 +286,7 @@ static GORT_NOINLINE void *alloc_large(size_t size, bool noscan, const gort_type
 	 * cleared (it is only reachable from our stack), which is harmless. */
 	if (zero)
 		memset(p, 0, size);
-	return mprof_count_slow(p, size, w.type, true, w.fp);
+	return mprof_count_slow(p, bytes, w.type, true, w.fp);
 }
 
 static void *malloc_tiny_fp(size_t size, void *fp)

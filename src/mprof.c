@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include "mprof.h"
+#include "cfi.h"
 #include "fmath.h"
 #include "mheap.h"
 #include "arena.h"
@@ -323,11 +324,22 @@ int mprof_callers(void *fp, uintptr_t *pcs, int max)
 		return 0;
 	in_capture = true;
 	int n = callers_fp(fp, pcs, max);
-	if (n > 0 && n < max && callers_broken && unwind_ready()) {
-		struct unwind_walk w = {pcs[0], pcs, 0, max, false};
-		unwind_trace(unwind_cb, &w);
-		if (w.started && w.n > n)
-			n = w.n;
+	if (n > 0 && n < max && callers_broken) {
+		/* Code without frame pointers: the DWARF walk, from the entry
+		 * point's frame (gort's own code keeps frame pointers). */
+		enum unwind_end end;
+		uintptr_t cfi[MPROF_MAX_STACK];
+		int m = unwind_from_frame(fp, thread_stack_hi(), cfi, max < MPROF_MAX_STACK ? max : MPROF_MAX_STACK, &end);
+		if (m > n) {
+			memcpy(pcs, cfi, (size_t)m * sizeof *pcs);
+			n = m;
+		}
+		if ((end == UNWIND_LOST || end == UNWIND_UNAVAILABLE) && unwind_ready()) {
+			struct unwind_walk w = {pcs[0], pcs, 0, max, false};
+			unwind_trace(unwind_cb, &w);
+			if (w.started && w.n > n)
+				n = w.n;
+		}
 	}
 	n = drop_own_frames(pcs, n);
 	in_capture = false;
@@ -440,6 +452,32 @@ static bool spec_grow(void)
 	return true;
 }
 
+/* The span's sampled bit of the object at addr (prof_lock held).  The
+ * bitmap has room for the record's largest span (its bucket), so it can
+ * stay with the record for good; free() reads it without the lock. */
+static void sampled_bit_set(mspan *s, uintptr_t addr, bool on)
+{
+	uint64_t *bm = s->sampled;
+	if (!bm) {
+		bm = persistent_alloc(((uintptr_t)1 << s->bucket) * sizeof *bm, 8);
+		store_release(&s->sampled, bm);
+	}
+	uint32_t idx = obj_index_of(s, addr - s->base);
+	uint64_t m = (uint64_t)1 << (idx & 63);
+	if (on)
+		fetch_or_relaxed(&bm[idx / 64], m);
+	else
+		fetch_and_relaxed(&bm[idx / 64], ~m);
+}
+
+bool mprof_is_sampled(const mspan *s, uint32_t idx)
+{
+	if (s->sizeclass == 0)
+		return true; /* a large span is profiled only for its one object */
+	const uint64_t *bm = load_acquire(&s->sampled);
+	return bm && (load_relaxed(&bm[idx / 64]) >> (idx & 63) & 1);
+}
+
 static void special_add(uintptr_t addr, mbucket *b)
 {
 	if (!spec_ready) {
@@ -456,8 +494,11 @@ static void special_add(uintptr_t addr, mbucket *b)
 	spec_tab[k] = e;
 	spec_count++;
 	mspan *s = span_of(addr);
-	if (s)
+	if (s) {
 		store_relaxed(&s->profiled, (uint16_t)(load_relaxed(&s->profiled) + 1));
+		if (s->sizeclass)
+			sampled_bit_set(s, addr, true);
+	}
 }
 
 static mbucket *special_remove(uintptr_t addr)
@@ -474,8 +515,11 @@ static mbucket *special_remove(uintptr_t addr)
 			/* The span's last sampled object gone: its frees and sweeps
 			 * stop asking. */
 			mspan *s = span_of(addr);
-			if (s && load_relaxed(&s->profiled))
+			if (s && load_relaxed(&s->profiled)) {
 				store_relaxed(&s->profiled, (uint16_t)(load_relaxed(&s->profiled) - 1));
+				if (s->sizeclass)
+					sampled_bit_set(s, addr, false);
+			}
 			return b;
 		}
 	}

@@ -25,6 +25,8 @@
 
 #include <stdio.h>
 
+struct mspan;
+
 #define MPROF_MAX_STACK 64
 #define MPROF_DEFAULT_RATE (512 * 1024)
 
@@ -56,6 +58,10 @@ GORT_HIDDEN intptr_t mprof_next_sample(void);
  * program called: its return address is the first frame recorded.
  * Outside critical sections only (takes prof_lock, may allocate metadata). */
 GORT_HIDDEN void mprof_malloc(void *p, uintptr_t size, const char *type, bool collected, void *fp);
+/* Whether object idx of s, a span flagged profiled, is a sampled object
+ * (no lock: its bit is set before the object is handed out and cleared
+ * before it is free). */
+GORT_HIDDEN bool mprof_is_sampled(const struct mspan *s, uint32_t idx);
 /* The manual heap frees p, an object of a span flagged profiled (before
  * the free is visible to anyone). */
 GORT_HIDDEN void mprof_free_manual(uintptr_t p);

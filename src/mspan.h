@@ -82,6 +82,9 @@ typedef struct mspan {
 	/* line 1: the rest */
 	uint32_t alloc_count;      /* allocated objects at the last sweep */
 	uint8_t kept_ready;        /* owner only: a kept span with enough free slots to reuse */
+	uint64_t *sampled;         /* small spans: a bit per sampled object (mprof.c); allocated at
+				    * the record's first sample and kept with it, all bits clear
+				    * whenever profiled is 0 */
 	uintptr_t npages;
 	uintptr_t limit;           /* end of object data: base + nelems * elemsize */
 	struct mspan *next, *prev; /* mcentral partial list (its lock), or the owner's kept list */

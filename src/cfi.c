@@ -246,14 +246,9 @@ static void run_cfa(struct row *row, const struct row *init, const struct cie *c
 				row->lost = true;
 				break;
 			}
-			{
-				/* The CFA rule is not part of the remembered state. */
-				uint32_t reg = row->cfa_reg;
-				int64_t off = row->cfa_off;
-				*row = stack[--depth];
-				row->cfa_reg = reg;
-				row->cfa_off = off;
-			}
+			/* The whole row, CFA rule included: compilers bracket an
+			 * early return's epilogue with remember/restore. */
+			*row = stack[--depth];
 			break;
 		case 0x0c: row->cfa_reg = (uint32_t)uleb(&r); row->cfa_off = (int64_t)uleb(&r); break;
 		case 0x0d: row->cfa_reg = (uint32_t)uleb(&r); break;

@@ -324,9 +324,10 @@ int mprof_callers(void *fp, uintptr_t *pcs, int max)
 		return 0;
 	in_capture = true;
 	int n = callers_fp(fp, pcs, max);
-	if (n > 0 && n < max && callers_broken) {
+	if (n > 0 && n < max && callers_broken && load_acquire(&gort_started)) {
 		/* Code without frame pointers: the DWARF walk, from the entry
-		 * point's frame (gort's own code keeps frame pointers). */
+		 * point's frame (gort's own code keeps frame pointers); not from
+		 * inside the dynamic loader, before _dl_find_object is ready. */
 		enum unwind_end end;
 		uintptr_t cfi[MPROF_MAX_STACK];
 		int m = unwind_from_frame(fp, thread_stack_hi(), cfi, max < MPROF_MAX_STACK ? max : MPROF_MAX_STACK, &end);

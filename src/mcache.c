@@ -101,6 +101,19 @@ static void kept_unlink(mcache *c, unsigned cls, mspan *s)
 	s->next = s->prev = NULL;
 }
 
+/* A sweep by the owner found nfreed objects freed, local of them by the
+ * owner: whether the class's objects are mostly freed by other threads (a
+ * producer's), for the next span the owner fills.  A few frees either way
+ * decide nothing. */
+static void note_freers(mcache *c, unsigned cls, uint32_t local, uint32_t nfreed)
+{
+	uint32_t remote = nfreed - local;
+	if (remote >= 4 && remote > 2 * local)
+		c->remote_freed[cls] = 1;
+	else if (local >= 4 && local > 2 * remote)
+		c->remote_freed[cls] = 0;
+}
+
 /* Keeps s, just swept with nfree < span_reuse_min free slots. */
 static void keep_span(mcache *c, unsigned cls, mspan *s, uint32_t nfree)
 {
@@ -143,8 +156,9 @@ static mspan *kept_take(mcache *c, unsigned cls, mspan *just)
 	}
 	kept_unlink(c, cls, s);
 	c->nkept[cls]--;
-	uint32_t nfreed;
+	uint32_t nfreed, local = s->nlocal;
 	mspan_sweep(s, &nfreed);
+	note_freers(c, cls, local, nfreed);
 	return s;
 }
 
@@ -184,15 +198,23 @@ void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 		/* Out of slots: sweep in place.  Reusing the span keeps a thread
 		 * that frees what it allocates on the same, cache-hot memory;
 		 * with few slots free it is cheaper to move on. */
-		uint32_t nfreed;
+		uint32_t nfreed, local = s->nlocal;
 		uint32_t nfree = mspan_sweep(s, &nfreed);
+		note_freers(c, cls, local, nfreed);
 		if (nfree >= span_reuse_min(s->nelems)) {
 			idx = mspan_next_free_index(s);
 			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 		}
 		*slot = &mspan_empty;
-		keep_span(c, cls, s, nfree);
-		just = s;
+		if (c->remote_freed[cls]) {
+			/* Other threads free this class's objects: a span parked
+			 * FULL is revived by their frees, where a kept one would
+			 * wait for this thread to look. */
+			mcentral_uncache_span(central, s);
+		} else {
+			keep_span(c, cls, s, nfree);
+			just = s;
+		}
 	}
 	s = kept_take(c, cls, just);
 	if (!s)

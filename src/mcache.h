@@ -22,8 +22,10 @@
  * span.  Frees by other threads are not counted as they happen: a refill
  * that finds no ready span counts them in the four oldest kept spans (their
  * bits, without sweeping) and takes the first with enough free slots; if
- * none has, the oldest goes to the back.  Kept spans go back to the central
- * lists when the thread exits.
+ * none has, the oldest goes to the back.  A class whose objects the owner's
+ * sweeps find freed mostly by other threads (a producer's) keeps nothing:
+ * its filled spans are parked FULL, and those frees revive them at once.
+ * Kept spans go back to the central lists when the thread exits.
  */
 #ifndef GORT_MCACHE_H
 #define GORT_MCACHE_H
@@ -37,6 +39,7 @@ typedef struct mcache {
 	mspan *alloc[NUM_SPAN_CLASSES];
 	mspan *kept[NUM_SIZE_CLASSES];     /* kept list head: ready spans first, then oldest first */
 	uint16_t nkept[NUM_SIZE_CLASSES];
+	uint8_t remote_freed[NUM_SIZE_CLASSES]; /* the class's frees are mostly other threads' */
 	uintptr_t tiny;       /* current tiny block, or 0 */
 	uintptr_t tinyoffset; /* bytes used in it */
 	uint64_t tiny_allocs;

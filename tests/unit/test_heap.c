@@ -335,6 +335,22 @@ static void test_kept_spans(void)
 	}
 	CHECKF(class_spans(cls) <= spans2 + 2, "remote frees not reused: %llu spans, %llu before",
 	       (unsigned long long)class_spans(cls), (unsigned long long)spans2);
+	/* ... and the class is now known as one other threads free: its
+	 * filled spans go to the central list, where those frees revive them. */
+	CHECK(mcache_tls->remote_freed[cls] == 1);
+	for (int i = 0; i < KEPT_N; i++)
+		REQUIRE(kept_objs[i] = gort_malloc(KEPT_SIZE));
+	CHECKF(owned_spans(c) <= 2, "%d filled spans kept by a producer", owned_spans(c));
+	/* The owner freeing its own objects again makes it keep them again. */
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < KEPT_N; i++)
+			gort_free(kept_objs[i]);
+		for (int i = 0; i < KEPT_N; i++)
+			REQUIRE(kept_objs[i] = gort_malloc(KEPT_SIZE));
+	}
+	CHECK(mcache_tls->remote_freed[cls] == 0);
+	for (int i = 0; i < KEPT_N; i++)
+		gort_free(kept_objs[i]);
 	mcache_release_all(mcache_tls);
 }
 

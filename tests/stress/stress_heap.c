@@ -11,6 +11,9 @@
  * neighbour thread through a locked mailbox and freed there (cross-thread
  * frees).  Periodically each thread checks that its live objects do not
  * overlap and that find_object resolves them.
+ * A second test runs chains of short-lived threads over shared tables
+ * (larson's pattern): objects outlive the thread and the spans that
+ * allocated them, and are freed by strangers.
  * Replay: the seed is printed; pass it as argv[1].
  */
 #include "gort.h"
@@ -20,6 +23,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 #define NTHREADS 3
 #define SLOTS 4096
@@ -239,10 +243,119 @@ static void test_stress_threads(void)
 	CHECKF(m.heap_inuse <= (4 << 20), "heap_inuse %llu after freeing everything", (unsigned long long)m.heap_inuse);
 }
 
+/* Generations (larson's pattern, with checks): chains of short-lived
+ * threads share a table; each thread replaces random slots (small sizes,
+ * so that its spans are kept), passes some objects to the next chain's
+ * mailbox and frees what it finds in its own, then starts its successor
+ * and exits, leaving its successor objects in spans it kept (which go
+ * back to the central lists at its exit) and frees it must make as a
+ * stranger.  The shadow is the table with each object's fill byte. */
+#define CHAINS 3
+#define GENS 12
+#define GEN_SLOTS 1500
+#define GEN_OPS 20000
+
+struct chain {
+	struct obj slot[GEN_SLOTS];
+	uint64_t s;
+	int gens_left, id;
+	pthread_t prev;
+	bool has_prev;
+};
+static struct chain chains[CHAINS];
+static int chains_done; /* atomic */
+static struct mailbox genbox[CHAINS];
+
+static void *generation(void *arg)
+{
+	struct chain *c = arg;
+	if (c->has_prev)
+		pthread_join(c->prev, NULL);
+	for (int op = 0; op < GEN_OPS; op++) {
+		struct obj *o = &c->slot[rnd(&c->s) % GEN_SLOTS];
+		if (o->p) {
+			struct mailbox *b = &genbox[(c->id + 1) % CHAINS];
+			pthread_mutex_lock(&b->lock);
+			if (rnd(&c->s) % 8 == 0 && b->n < MAILBOX) {
+				b->items[b->n++] = *o; /* the next chain frees it */
+				o->p = NULL;
+			}
+			pthread_mutex_unlock(&b->lock);
+			if (o->p)
+				release(o);
+		}
+		o->size = 1 + (size_t)(rnd(&c->s) % (rnd(&c->s) % 4 ? 256 : 4096));
+		o->fill = (unsigned char)rnd(&c->s);
+		o->p = gort_malloc(o->size);
+		if (!o->p) {
+			fail("malloc failed", o);
+			return NULL;
+		}
+		fill(o);
+		if (op % 64 == 0) {
+			struct mailbox *b = &genbox[c->id];
+			pthread_mutex_lock(&b->lock);
+			struct obj got[MAILBOX];
+			int n = b->n;
+			memcpy(got, b->items, (size_t)n * sizeof got[0]);
+			b->n = 0;
+			pthread_mutex_unlock(&b->lock);
+			for (int i = 0; i < n; i++)
+				release(&got[i]);
+		}
+	}
+	if (--c->gens_left > 0) {
+		c->prev = pthread_self();
+		c->has_prev = true;
+		pthread_t next;
+		if (pthread_create(&next, NULL, generation, c) != 0)
+			fail("pthread_create failed", &c->slot[0]);
+		return NULL; /* joined by its successor */
+	}
+	pthread_detach(pthread_self());
+	__atomic_fetch_add(&chains_done, 1, __ATOMIC_RELEASE);
+	return NULL; /* exits (releasing its cache) while the test goes on */
+}
+
+static void test_stress_generations(void)
+{
+	failures = 0;
+	gort_memstats m0, m;
+	gort_read_memstats(&m0);
+	for (int i = 0; i < CHAINS; i++) {
+		pthread_mutex_init(&genbox[i].lock, NULL);
+		chains[i].s = seed0 * 0x9E3779B97F4A7C15ull + (uint64_t)i + 1;
+		chains[i].gens_left = GENS;
+		chains[i].id = i;
+	}
+	for (int i = 0; i < CHAINS; i++) {
+		pthread_t t; /* joined by its successor */
+		pthread_create(&t, NULL, generation, &chains[i]);
+	}
+	while (__atomic_load_n(&chains_done, __ATOMIC_ACQUIRE) < CHAINS)
+		usleep(1000);
+	for (int i = 0; i < CHAINS; i++) {
+		for (int k = 0; k < GEN_SLOTS; k++)
+			if (chains[i].slot[k].p)
+				release(&chains[i].slot[k]);
+		for (int k = 0; k < genbox[i].n; k++)
+			release(&genbox[i].items[k]);
+		genbox[i].n = 0;
+	}
+	CHECK(failures == 0);
+	gort_read_memstats(&m);
+	CHECKF(m.heap_objects == m0.heap_objects, "after freeing everything: %llu objects, %llu before",
+	       (unsigned long long)m.heap_objects, (unsigned long long)m0.heap_objects);
+	gort_free_os_memory();
+	gort_read_memstats(&m);
+	CHECKF(m.heap_inuse <= (4 << 20), "heap_inuse %llu after freeing everything", (unsigned long long)m.heap_inuse);
+}
+
 int main(int argc, char **argv)
 {
 	seed0 = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
 	printf("seed=%llu (replay: %s %llu)\n", (unsigned long long)seed0, argv[0], (unsigned long long)seed0);
 	RUN(test_stress_threads);
+	RUN(test_stress_generations);
 	TEST_EXIT();
 }

@@ -114,11 +114,29 @@ static void note_freers(mcache *c, unsigned cls, uint32_t local, uint32_t nfreed
 		c->remote_freed[cls] = 0;
 }
 
-/* Keeps s, just swept with nfree < span_reuse_min free slots. */
+/* Other threads' frees into s since its last sweep. */
+static uint32_t remote_frees(const mspan *s)
+{
+	uint32_t n = 0;
+	for (unsigned w = 0; w < s->nwords; w++)
+		n += (uint32_t)popcount64(load_relaxed(&span_remote_word(s, w)));
+	return n;
+}
+
+/* Objects of s live at its last sweep, plus those handed out since: all
+ * of them in a span kept when it ran dry, unswept (freeindex at the end),
+ * none in one kept just after a sweep. */
+static uint32_t kept_base(const mspan *s)
+{
+	return s->freeindex >= s->nelems ? s->nelems : s->alloc_count;
+}
+
+/* Keeps s, with nfree < span_reuse_min slots free (counting the frees of
+ * nlocal and other threads' since its last sweep, if it is unswept). */
 static void keep_span(mcache *c, unsigned cls, mspan *s, uint32_t nfree)
 {
 	s->kept_ready = 0;
-	s->trigger = (uint16_t)(span_reuse_min(s->nelems) - nfree);
+	s->trigger = (uint16_t)(s->nlocal + span_reuse_min(s->nelems) - nfree);
 	kept_link(c, cls, s, false);
 	c->nkept[cls]++;
 }
@@ -127,10 +145,7 @@ static void keep_span(mcache *c, unsigned cls, mspan *s, uint32_t nfree)
  * (nlocal) and other threads' (their bits, read without sweeping). */
 static uint32_t kept_free_slots(const mspan *s)
 {
-	uint32_t n = s->nelems - s->alloc_count + s->nlocal;
-	for (unsigned w = 0; w < s->nwords; w++)
-		n += (uint32_t)popcount64(load_relaxed(&span_remote_word(s, w)));
-	return n;
+	return s->nelems - kept_base(s) + s->nlocal + remote_frees(s);
 }
 
 /* A kept span to allocate from, swept: the first if it is ready, else the
@@ -169,12 +184,13 @@ void mcache_kept_free(mcache *c, mspan *s)
 		s->kept_ready = 1;
 		kept_unlink(c, cls, s);
 		kept_link(c, cls, s, true);
-		if (s->nlocal < s->alloc_count) {
-			s->trigger = (uint16_t)s->alloc_count; /* next: empty */
+		if (s->nlocal < kept_base(s)) {
+			s->trigger = (uint16_t)kept_base(s); /* next: empty */
 			return;
 		}
 	}
-	/* Every object live at the last sweep has been freed by the owner.
+	/* Every object live at the last sweep or handed out since has been
+	 * freed by the owner.
 	 * An empty span serves any thread as well as this one: give it back,
 	 * unless it is the last the class keeps. */
 	s->trigger = 0;
@@ -195,13 +211,16 @@ void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 		uint32_t idx = mspan_next_free_index(s);
 		if (idx < s->nelems)
 			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
-		/* Out of slots: sweep in place.  Reusing the span keeps a thread
-		 * that frees what it allocates on the same, cache-hot memory;
-		 * with few slots free it is cheaper to move on. */
-		uint32_t nfreed, local = s->nlocal;
-		uint32_t nfree = mspan_sweep(s, &nfreed);
-		note_freers(c, cls, local, nfreed);
+		/* Out of slots, every one handed out since the last sweep: the
+		 * frees since are all the free slots there are.  Enough of them,
+		 * and the span is swept in place: reusing it keeps a thread that
+		 * frees what it allocates on the same, cache-hot memory.  Too
+		 * few, and it is kept unswept (a sweep would find nothing to
+		 * use). */
+		uint32_t local = s->nlocal, nfree = local + remote_frees(s), nfreed;
+		note_freers(c, cls, local, nfree);
 		if (nfree >= span_reuse_min(s->nelems)) {
+			mspan_sweep(s, &nfreed);
 			idx = mspan_next_free_index(s);
 			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 		}
@@ -210,6 +229,7 @@ void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 			/* Other threads free this class's objects: a span parked
 			 * FULL is revived by their frees, where a kept one would
 			 * wait for this thread to look. */
+			mspan_sweep(s, &nfreed);
 			mcentral_uncache_span(central, s);
 		} else {
 			keep_span(c, cls, s, nfree);

@@ -18,6 +18,7 @@
 #define _GNU_SOURCE /* _dl_find_object */
 #include "cfi.h"
 #include "atomic.h"
+#include "dwread.h"
 
 #include <dlfcn.h>
 
@@ -38,78 +39,24 @@ static uint64_t rule_cache[RULE_CACHE]; /* atomic */
 
 enum { REG_RBP = 6, REG_RSP = 7, REG_RA = 16 };
 
-/* --- Reading DWARF */
-
-struct reader {
-	const uint8_t *p, *end;
-	bool bad;
-};
-
-static uint64_t uleb(struct reader *r)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-	while (r->p < r->end) {
-		uint8_t b = *r->p++;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80))
-			return v;
-	}
-	r->bad = true;
-	return 0;
-}
-
-static int64_t sleb(struct reader *r)
-{
-	int64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b = 0;
-	while (r->p < r->end) {
-		b = *r->p++;
-		if (shift < 64)
-			v |= (int64_t)((uint64_t)(b & 0x7f) << shift);
-		shift += 7;
-		if (!(b & 0x80)) {
-			if (shift < 64 && (b & 0x40))
-				v |= -((int64_t)1 << shift);
-			return v;
-		}
-	}
-	r->bad = true;
-	return 0;
-}
-
-static uint64_t fixed(struct reader *r, unsigned n)
-{
-	if ((size_t)(r->end - r->p) < n) {
-		r->bad = true;
-		r->p = r->end;
-		return 0;
-	}
-	uint64_t v = 0;
-	memcpy(&v, r->p, n); /* little-endian */
-	r->p += n;
-	return v;
-}
+/* --- Reading DWARF (dwread.h) */
 
 /* A pointer in DW_EH_PE encoding enc; base: the section start for datarel. */
-static uintptr_t encoded(struct reader *r, uint8_t enc, uintptr_t datarel)
+static uintptr_t encoded(rd *r, uint8_t enc, uintptr_t datarel)
 {
 	if (enc == 0xff) /* DW_EH_PE_omit */
 		return 0;
 	uintptr_t at = (uintptr_t)r->p, v;
 	switch (enc & 0x0f) {
-	case 0x00: v = (uintptr_t)fixed(r, 8); break;
-	case 0x01: v = (uintptr_t)uleb(r); break;
-	case 0x02: v = (uintptr_t)fixed(r, 2); break;
-	case 0x03: v = (uintptr_t)fixed(r, 4); break;
-	case 0x04: v = (uintptr_t)fixed(r, 8); break;
-	case 0x09: v = (uintptr_t)sleb(r); break;
-	case 0x0a: v = (uintptr_t)(intptr_t)(int16_t)fixed(r, 2); break;
-	case 0x0b: v = (uintptr_t)(intptr_t)(int32_t)fixed(r, 4); break;
-	case 0x0c: v = (uintptr_t)fixed(r, 8); break;
+	case 0x00: v = (uintptr_t)rd_uint(r, 8); break;
+	case 0x01: v = (uintptr_t)rd_uleb(r); break;
+	case 0x02: v = (uintptr_t)rd_uint(r, 2); break;
+	case 0x03: v = (uintptr_t)rd_uint(r, 4); break;
+	case 0x04: v = (uintptr_t)rd_uint(r, 8); break;
+	case 0x09: v = (uintptr_t)rd_sleb(r); break;
+	case 0x0a: v = (uintptr_t)(intptr_t)(int16_t)rd_uint(r, 2); break;
+	case 0x0b: v = (uintptr_t)(intptr_t)(int32_t)rd_uint(r, 4); break;
+	case 0x0c: v = (uintptr_t)rd_uint(r, 8); break;
 	default: r->bad = true; return 0;
 	}
 	switch (enc & 0x70) {
@@ -129,7 +76,7 @@ static const uint8_t *find_fde(const uint8_t *hdr, uintptr_t pc)
 {
 	if (hdr[0] != 1 || hdr[3] != 0x3b) /* version 1; table datarel sdata4, as ld writes it */
 		return NULL;
-	struct reader r = {hdr + 4, hdr + 4 + 16, false};
+	rd r = {hdr + 4, hdr + 4 + 16, false};
 	encoded(&r, hdr[1], (uintptr_t)hdr); /* eh_frame_ptr */
 	uintptr_t count = encoded(&r, hdr[2], (uintptr_t)hdr);
 	if (r.bad || count == 0)
@@ -182,7 +129,7 @@ static void run_cfa(struct row *row, const struct row *init, const struct cie *c
 {
 	struct row stack[4];
 	unsigned depth = 0;
-	struct reader r = {p, end, false};
+	rd r = {p, end, false};
 	while (r.p < r.end && !r.bad && !row->lost) {
 		uint8_t op = *r.p++, low = op & 0x3f;
 		uintptr_t adv = 0;
@@ -191,7 +138,7 @@ static void run_cfa(struct row *row, const struct row *init, const struct cie *c
 			adv = low * cie->code_align;
 			goto advance;
 		case 2: /* offset */
-			set_offset(row, low, (int64_t)uleb(&r) * cie->data_align);
+			set_offset(row, low, (int64_t)rd_uleb(&r) * cie->data_align);
 			continue;
 		case 3: /* restore */
 			if (low == REG_RBP)
@@ -203,14 +150,14 @@ static void run_cfa(struct row *row, const struct row *init, const struct cie *c
 		switch (op) {
 		case 0x00: break;                                                    /* nop */
 		case 0x01: loc = encoded(&r, cie->fde_enc, 0); if (loc > target) return; break; /* set_loc */
-		case 0x02: adv = fixed(&r, 1) * cie->code_align; goto advance;
-		case 0x03: adv = fixed(&r, 2) * cie->code_align; goto advance;
-		case 0x04: adv = fixed(&r, 4) * cie->code_align; goto advance;
-		case 0x05: { uint64_t reg = uleb(&r); set_offset(row, reg, (int64_t)uleb(&r) * cie->data_align); break; }
+		case 0x02: adv = rd_uint(&r, 1) * cie->code_align; goto advance;
+		case 0x03: adv = rd_uint(&r, 2) * cie->code_align; goto advance;
+		case 0x04: adv = rd_uint(&r, 4) * cie->code_align; goto advance;
+		case 0x05: { uint64_t reg = rd_uleb(&r); set_offset(row, reg, (int64_t)rd_uleb(&r) * cie->data_align); break; }
 		case 0x06: /* restore_extended */
 		case 0x08: /* same_value */
 		{
-			uint64_t reg = uleb(&r);
+			uint64_t reg = rd_uleb(&r);
 			if (reg == REG_RBP)
 				row->rbp_off = op == 0x06 ? init->rbp_off : 0;
 			else if (reg == REG_RA)
@@ -219,7 +166,7 @@ static void run_cfa(struct row *row, const struct row *init, const struct cie *c
 		}
 		case 0x07: /* undefined */
 		{
-			uint64_t reg = uleb(&r);
+			uint64_t reg = rd_uleb(&r);
 			if (reg == REG_RA)
 				row->ra_undefined = true;
 			else if (reg == REG_RBP)
@@ -228,8 +175,8 @@ static void run_cfa(struct row *row, const struct row *init, const struct cie *c
 		}
 		case 0x09: /* register: a value kept in another register */
 		{
-			uint64_t reg = uleb(&r);
-			uleb(&r);
+			uint64_t reg = rd_uleb(&r);
+			rd_uleb(&r);
 			if (reg == REG_RBP || reg == REG_RA)
 				row->lost = true;
 			break;
@@ -250,29 +197,29 @@ static void run_cfa(struct row *row, const struct row *init, const struct cie *c
 			 * early return's epilogue with remember/restore. */
 			*row = stack[--depth];
 			break;
-		case 0x0c: row->cfa_reg = (uint32_t)uleb(&r); row->cfa_off = (int64_t)uleb(&r); break;
-		case 0x0d: row->cfa_reg = (uint32_t)uleb(&r); break;
-		case 0x0e: row->cfa_off = (int64_t)uleb(&r); break;
-		case 0x11: { uint64_t reg = uleb(&r); set_offset(row, reg, sleb(&r) * cie->data_align); break; }
-		case 0x12: row->cfa_reg = (uint32_t)uleb(&r); row->cfa_off = sleb(&r) * cie->data_align; break;
-		case 0x13: row->cfa_off = sleb(&r) * cie->data_align; break;
+		case 0x0c: row->cfa_reg = (uint32_t)rd_uleb(&r); row->cfa_off = (int64_t)rd_uleb(&r); break;
+		case 0x0d: row->cfa_reg = (uint32_t)rd_uleb(&r); break;
+		case 0x0e: row->cfa_off = (int64_t)rd_uleb(&r); break;
+		case 0x11: { uint64_t reg = rd_uleb(&r); set_offset(row, reg, rd_sleb(&r) * cie->data_align); break; }
+		case 0x12: row->cfa_reg = (uint32_t)rd_uleb(&r); row->cfa_off = rd_sleb(&r) * cie->data_align; break;
+		case 0x13: row->cfa_off = rd_sleb(&r) * cie->data_align; break;
 		case 0x10: /* expression */
 		case 0x14: /* val_offset */
 		case 0x15: /* val_offset_sf */
 		case 0x16: /* val_expression */
 		{
-			uint64_t reg = uleb(&r);
+			uint64_t reg = rd_uleb(&r);
 			if (op == 0x14 || op == 0x15)
-				uleb(&r);
+				rd_uleb(&r);
 			else
-				r.p += uleb(&r);
+				rd_skip(&r, rd_uleb(&r));
 			if (reg == REG_RBP || reg == REG_RA)
 				row->lost = true;
 			break;
 		}
 		case 0x0f: row->lost = true; break; /* def_cfa_expression */
-		case 0x2e: uleb(&r); break;         /* GNU_args_size */
-		case 0x2f: { uint64_t reg = uleb(&r); set_offset(row, reg, -(int64_t)uleb(&r) * cie->data_align); break; }
+		case 0x2e: rd_uleb(&r); break;         /* GNU_args_size */
+		case 0x2f: { uint64_t reg = rd_uleb(&r); set_offset(row, reg, -(int64_t)rd_uleb(&r) * cie->data_align); break; }
 		default: row->lost = true; break;
 		}
 		continue;
@@ -287,42 +234,44 @@ static void run_cfa(struct row *row, const struct row *init, const struct cie *c
 
 static bool parse_cie(const uint8_t *p, struct cie *cie)
 {
-	struct reader r = {p, p + 4, false};
-	uint64_t len = fixed(&r, 4);
+	rd r = {p, p + 4, false};
+	uint64_t len = rd_uint(&r, 4);
 	if (len == 0 || len >= 0xfffffff0u)
 		return false;
 	r.end = p + 4 + len;
-	if (fixed(&r, 4) != 0) /* CIE id */
+	if (rd_uint(&r, 4) != 0) /* CIE id */
 		return false;
-	unsigned version = (unsigned)fixed(&r, 1);
-	const char *aug = (const char *)r.p;
-	size_t auglen = strnlen(aug, (size_t)(r.end - r.p));
-	r.p += auglen + 1;
-	if (version != 1 && version != 3)
+	unsigned version = (unsigned)rd_uint(&r, 1);
+	const char *aug = rd_cstr(&r);
+	if (!aug || (version != 1 && version != 3))
 		return false;
+	size_t auglen = strlen(aug);
 	if (aug[0] && aug[0] != 'z')
 		return false; /* only "z..." augmentations say how long they are */
-	cie->code_align = uleb(&r);
-	cie->data_align = sleb(&r);
-	cie->ra_reg = version == 1 ? fixed(&r, 1) : uleb(&r);
+	cie->code_align = rd_uleb(&r);
+	cie->data_align = rd_sleb(&r);
+	cie->ra_reg = version == 1 ? rd_uint(&r, 1) : rd_uleb(&r);
 	cie->fde_enc = 0x00;
 	cie->has_z = aug[0] == 'z';
 	if (cie->has_z) {
-		uint64_t n = uleb(&r);
-		const uint8_t *after = r.p + n;
-		for (size_t i = 1; i < auglen && !r.bad; i++) {
+		uint64_t n = rd_uleb(&r);
+		rd data = r; /* the augmentation data: n bytes */
+		rd_skip(&r, n);
+		data.end = r.p;
+		for (size_t i = 1; i < auglen && !data.bad; i++) {
 			if (aug[i] == 'R')
-				cie->fde_enc = (uint8_t)fixed(&r, 1);
+				cie->fde_enc = (uint8_t)rd_uint(&data, 1);
 			else if (aug[i] == 'P')
-				encoded(&r, (uint8_t)fixed(&r, 1), 0);
+				encoded(&data, (uint8_t)rd_uint(&data, 1), 0);
 			else if (aug[i] == 'L')
-				fixed(&r, 1);
+				rd_uint(&data, 1);
 			else if (aug[i] == 'S')
 				return false; /* a signal frame: its caller is not a call site */
 			else
 				break; /* unknown: the length says where the data ends */
 		}
-		r.p = after;
+		if (data.bad)
+			return false;
 	}
 	cie->insns = r.p;
 	cie->end = r.end;
@@ -339,13 +288,13 @@ static uint32_t compute_rule(uintptr_t pc)
 	const uint8_t *fde = find_fde(obj.dlfo_eh_frame, at);
 	if (!fde)
 		return RULE_LOST;
-	struct reader r = {fde, fde + 8, false};
-	uint64_t len = fixed(&r, 4);
+	rd r = {fde, fde + 8, false};
+	uint64_t len = rd_uint(&r, 4);
 	if (len == 0 || len >= 0xfffffff0u)
 		return RULE_LOST;
 	r.end = fde + 4 + len;
 	const uint8_t *idfield = r.p;
-	uint32_t cieoff = (uint32_t)fixed(&r, 4);
+	uint32_t cieoff = (uint32_t)rd_uint(&r, 4);
 	struct cie cie;
 	if (cieoff == 0 || !parse_cie(idfield - cieoff, &cie))
 		return RULE_LOST;
@@ -354,7 +303,7 @@ static uint32_t compute_rule(uintptr_t pc)
 	if (r.bad || at < start || at - start >= range)
 		return RULE_LOST;
 	if (cie.has_z)
-		r.p += uleb(&r); /* the FDE's augmentation data (an LSDA pointer) */
+		rd_skip(&r, rd_uleb(&r)); /* the FDE's augmentation data (an LSDA pointer) */
 	struct row init = {REG_RSP, 8, 0, -8, false, false};
 	run_cfa(&init, &init, &cie, cie.insns, cie.end, 0, UINTPTR_MAX);
 	struct row row = init;

@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include "symtab.h"
+#include "dwread.h"
 #include "os.h"
 #include "osvec.h"
 #include "zalloc.h"
@@ -748,90 +749,6 @@ enum {
 	DW_FORM_strp_sup = 0x1d, DW_FORM_data16 = 0x1e, DW_FORM_line_strp = 0x1f, DW_FORM_strx1 = 0x25,
 	DW_FORM_strx2 = 0x26, DW_FORM_strx3 = 0x27, DW_FORM_strx4 = 0x28, DW_FORM_GNU_strp_alt = 0x1f21,
 };
-
-/* A bounds-checked cursor: reading past end sets bad and yields zeros. */
-typedef struct rd {
-	const uint8_t *p, *end;
-	bool bad;
-} rd;
-
-static uint64_t rd_uint(rd *r, unsigned n)
-{
-	if ((uintptr_t)(r->end - r->p) < n) {
-		r->bad = true;
-		r->p = r->end;
-		return 0;
-	}
-	uint64_t v = 0;
-	for (unsigned i = 0; i < n; i++) {
-		unsigned b = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? n - 1 - i : i;
-		v = v << 8 | r->p[b];
-	}
-	r->p += n;
-	return v;
-}
-
-static uint64_t rd_uleb(rd *r)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-	for (;;) {
-		if (r->p >= r->end) {
-			r->bad = true;
-			return 0;
-		}
-		uint8_t b = *r->p++;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80))
-			return v;
-	}
-}
-
-static int64_t rd_sleb(rd *r)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
-	do {
-		if (r->p >= r->end) {
-			r->bad = true;
-			return 0;
-		}
-		b = *r->p++;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
-		v |= ~(uint64_t)0 << shift;
-	return (int64_t)v;
-}
-
-static void rd_skip(rd *r, uint64_t n)
-{
-	if ((uint64_t)(r->end - r->p) < n) {
-		r->bad = true;
-		r->p = r->end;
-		return;
-	}
-	r->p += n;
-}
-
-/* A NUL-terminated string at the cursor. */
-static const char *rd_cstr(rd *r)
-{
-	const uint8_t *z = r->p < r->end ? memchr(r->p, 0, (uintptr_t)(r->end - r->p)) : NULL;
-	if (!z) {
-		r->bad = true;
-		r->p = r->end;
-		return NULL;
-	}
-	const char *s = (const char *)r->p;
-	r->p = z + 1;
-	return s;
-}
 
 /* The string at off in a string section, or NULL. */
 static const char *strsec(const blob *b, uint64_t off)

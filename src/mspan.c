@@ -80,8 +80,39 @@ uint32_t mspan_next_free_index(mspan *s)
 	return idx;
 }
 
+/* mspan_sweep for a span of at most 64 objects (most spans of classes
+ * above 128 bytes): one word, so the live count is a popcount. */
+static uint32_t sweep_one_word(mspan *s, uint32_t *nfreed)
+{
+	uint32_t fi = s->freeindex, n = s->nelems;
+	uint64_t freed = load_relaxed(&span_local_word(s, 0));
+	if (freed)
+		store_relaxed(&span_local_word(s, 0), 0);
+	if (load_relaxed(&span_remote_word(s, 0)))
+		freed |= exchange_acqrel(&span_remote_word(s, 0), 0);
+	uint64_t used = fi >= 64 ? ~(uint64_t)0 : span_alloc_word(s, 0) | (((uint64_t)1 << fi) - 1);
+	if (n < 64)
+		used &= ((uint64_t)1 << n) - 1;
+	if (unlikely(freed & ~used))
+		gort_throw_addr("sweep: freed bit set on a free object in span", s->base);
+	uint64_t alloc = used & ~freed;
+	store_relaxed(&span_alloc_word(s, 0), alloc); /* before freeindex drops (see below) */
+	uint32_t live = popcount64(alloc);
+	store_release(&s->freeindex, 0);
+	s->alloc_cache = ~alloc;
+	s->alloc_count = live;
+	s->nlocal = 0;
+	if (freed)
+		s->needzero = 1;
+	if (nfreed)
+		*nfreed = popcount64(freed);
+	return n - live;
+}
+
 uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
 {
+	if (s->nwords == 1)
+		return sweep_one_word(s, nfreed);
 	uint32_t fi = s->freeindex, n = s->nelems, freed_total = 0;
 	/* Live objects = live at the last sweep + handed out since - freed.
 	 * "Handed out since" is every free slot below freeindex: all of them

@@ -190,9 +190,8 @@ void mcache_kept_free(mcache *c, mspan *s)
 		}
 	}
 	/* Every object live at the last sweep or handed out since has been
-	 * freed by the owner.
-	 * An empty span serves any thread as well as this one: give it back,
-	 * unless it is the last the class keeps. */
+	 * freed by the owner.  An empty span serves any thread as well as
+	 * this one: give it back, unless it is the last the class keeps. */
 	s->trigger = 0;
 	if (c->nkept[cls] <= 1)
 		return;

@@ -8,6 +8,8 @@
 
 #include <stdlib.h>
 
+#include "common.h"
+
 #ifdef BENCH_GORT
 #include "gort.h"
 #define B_MALLOC(n)     gort_malloc(n)
@@ -15,23 +17,11 @@
 #define B_REALLOC(p, n) gort_realloc((p), (n))
 #define B_NAME          "gort"
 #else
-#include <dlfcn.h>
 #define B_MALLOC(n)     malloc(n)
 #define B_FREE(p)       free(p)
 #define B_REALLOC(p, n) realloc((p), (n))
-#define B_NAME          bench_libc_name()
+#define B_NAME          bench_alloc_name()
 
-/* Which malloc the linker really bound: each rival exports a symbol of its own. */
-static inline const char *bench_libc_name(void)
-{
-	if (dlsym(RTLD_DEFAULT, "mi_malloc"))
-		return "mimalloc";
-	if (dlsym(RTLD_DEFAULT, "mallctl"))
-		return "jemalloc";
-	if (dlsym(RTLD_DEFAULT, "tc_malloc"))
-		return "tcmalloc";
-	return "glibc";
-}
 #endif
 
 #endif

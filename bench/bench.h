@@ -32,17 +32,6 @@ static inline long bench_peak_rss_kb(void)
 	return ru.ru_maxrss;
 }
 
-/* xorshift64*: fast, fixed seed, the same stream for every allocator. */
-static inline uint64_t bench_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
-
 /* argv[1], if given, overrides the default operation count. */
 static inline long bench_count(int argc, char **argv, long def)
 {

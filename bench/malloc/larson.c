@@ -27,7 +27,7 @@ static int chains_done;
 
 static void *fill(struct chain *c)
 {
-	size_t n = 8 + (size_t)(mb_rand(&c->rng) % 993);
+	size_t n = 8 + (size_t)(bench_rand(&c->rng) % 993);
 	unsigned char *p = mb_check(malloc(n), n);
 	p[0] = (unsigned char)n;
 	p[n - 1] = (unsigned char)n;
@@ -41,7 +41,7 @@ static void *generation(void *arg)
 	if (c->has_prev)
 		pthread_join(c->prev, NULL);
 	for (long i = 0; i < c->steps; i++) {
-		long k = (long)(mb_rand(&c->rng) % (uint64_t)c->slots);
+		long k = (long)(bench_rand(&c->rng) % (uint64_t)c->slots);
 		unsigned char *p = c->slot[k];
 		c->sum += p[0];
 		free(p);

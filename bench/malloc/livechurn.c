@@ -19,7 +19,7 @@ int main(int argc, char **argv)
 	unsigned long sum = 0;
 
 	for (long i = 0; i < live + steps; i++) {
-		long k = i < live ? i : (long)(mb_rand(&rng) % (uint64_t)live);
+		long k = i < live ? i : (long)(bench_rand(&rng) % (uint64_t)live);
 		if (slot[k]) {
 			sum += slot[k][size[k] - 1];
 			free(slot[k]);

@@ -16,38 +16,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common.h"
+
 /* Keeps the compiler from dropping an allocation or the bytes written to it. */
 #define MB_ESCAPE(p) __asm__ volatile("" : : "r"(p) : "memory")
-
-/* Which malloc the dynamic linker bound: each allocator exports a name of its own. */
-static inline const char *mb_alloc_name(void)
-{
-	if (dlsym(RTLD_DEFAULT, "gort_malloc"))
-		return "gort";
-	if (dlsym(RTLD_DEFAULT, "mi_malloc"))
-		return "mimalloc";
-	if (dlsym(RTLD_DEFAULT, "mallctl"))
-		return "jemalloc";
-	if (dlsym(RTLD_DEFAULT, "tc_malloc"))
-		return "tcmalloc";
-	return "glibc";
-}
-
-/* xorshift64*: a fixed seed gives every allocator the same stream. */
-static inline uint64_t mb_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
 
 /* A size in [lo, hi], log-uniform: as many in 8..16 B as in 16..32 KiB. */
 static inline size_t mb_logsize(uint64_t *s, size_t lo, size_t hi)
 {
-	uint64_t r = mb_rand(s);
+	uint64_t r = bench_rand(s);
 	unsigned lo_bits = 63 - (unsigned)__builtin_clzll(lo);
 	unsigned hi_bits = 63 - (unsigned)__builtin_clzll(hi);
 	unsigned b = lo_bits + (unsigned)(r % (hi_bits - lo_bits + 1));
@@ -86,7 +63,7 @@ static inline void mb_touch(void *p, size_t n, unsigned char v)
 
 static inline void mb_report(const char *workload, const char *check)
 {
-	printf("%s alloc=%s %s\n", workload, mb_alloc_name(), check);
+	printf("%s alloc=%s %s\n", workload, bench_alloc_name(), check);
 	fflush(stdout);
 }
 

@@ -48,12 +48,12 @@ static void *t_random(void *arg)
 	unsigned long sum = 0;
 	(void)arg;
 	for (long i = 0; i < 2000000 * scale; i++) {
-		long k = i < LIVE ? i : (long)(mb_rand(&rng) % LIVE);
+		long k = i < LIVE ? i : (long)(bench_rand(&rng) % LIVE);
 		if (slot[k]) {
 			sum += slot[k][0];
 			free(slot[k]);
 		}
-		size_t n = 8 + (size_t)(mb_rand(&rng) % 4089);
+		size_t n = 8 + (size_t)(bench_rand(&rng) % 4089);
 		slot[k] = mb_check(malloc(n), n);
 		slot[k][0] = (unsigned char)n;
 		slot[k][n - 1] = 0;
@@ -92,7 +92,7 @@ static void *t_realloc(void *arg)
 		size_t target = mb_logsize(&rng, 256, 64 * 1024), len = 0;
 		unsigned char *p = NULL;
 		while (len < target) {
-			size_t step = 8 + (size_t)(mb_rand(&rng) % 249);
+			size_t step = 8 + (size_t)(bench_rand(&rng) % 249);
 			p = mb_check(realloc(p, len + step), len + step);
 			memset(p + len, (int)(i & 0xff), step);
 			len += step;
@@ -110,7 +110,7 @@ static void *t_calloc(void *arg)
 	unsigned long sum = 0;
 	(void)arg;
 	for (long i = 0; i < 300000 * scale; i++) {
-		size_t n = 1024 + (size_t)(mb_rand(&rng) % (15 * 1024));
+		size_t n = 1024 + (size_t)(bench_rand(&rng) % (15 * 1024));
 		free(live[i % 64]);
 		unsigned char *p = mb_check(calloc(1, n), n);
 		if (p[0] | p[n / 2] | p[n - 1]) {
@@ -133,8 +133,8 @@ static void *t_aligned(void *arg)
 	unsigned long sum = 0;
 	(void)arg;
 	for (long i = 0; i < 600000 * scale; i++) {
-		size_t align = (size_t)16 << (mb_rand(&rng) % 9);	/* 16 .. 4096 */
-		size_t n = 8 + (size_t)(mb_rand(&rng) % 8185);
+		size_t align = (size_t)16 << (bench_rand(&rng) % 9);	/* 16 .. 4096 */
+		size_t n = 8 + (size_t)(bench_rand(&rng) % 8185);
 		void *p;
 		if (posix_memalign(&p, align, n) != 0) {
 			fprintf(stderr, "mixed: posix_memalign(%zu, %zu) failed\n", align, n);
@@ -167,7 +167,7 @@ static void *t_producer(void *arg)
 	for (long i = 0; i < 25000 * scale; i++) {
 		unsigned char **b = mb_check(malloc(64 * sizeof *b), 64 * sizeof *b);
 		for (int j = 0; j < 64; j++) {
-			size_t n = 16 + (size_t)(mb_rand(&rng) % 497);
+			size_t n = 16 + (size_t)(bench_rand(&rng) % 497);
 			b[j] = mb_check(malloc(n), n);
 			b[j][0] = (unsigned char)j;
 		}

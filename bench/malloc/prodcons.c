@@ -64,7 +64,7 @@ static void *producer(void *arg)
 			b = mb_check(malloc(sizeof *b), sizeof *b);
 			b->n = 0;
 		}
-		uint32_t n = 16 + (uint32_t)(mb_rand(&rng) % 1009);
+		uint32_t n = 16 + (uint32_t)(bench_rand(&rng) % 1009);
 		unsigned char *p = mb_check(malloc(n), n);
 		memcpy(p, &n, sizeof n);
 		p[n - 1] = 1;

@@ -33,7 +33,7 @@ static void start(struct buf *b, unsigned id, uint64_t *rng)
 	b->len = b->cap = 0;
 	b->target = mb_logsize(rng, 64, 512 * 1024);
 	b->id = id;
-	b->vector = (mb_rand(rng) & 3) == 0;
+	b->vector = (bench_rand(rng) & 3) == 0;
 }
 
 int main(int argc, char **argv)
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 	while (done < buffers) {
 		for (int i = 0; i < ACTIVE && done < buffers; i++) {
 			struct buf *b = &act[i];
-			size_t step = 8 + (size_t)(mb_rand(&rng) % 249);
+			size_t step = 8 + (size_t)(bench_rand(&rng) % 249);
 			size_t len = b->len + step;
 			if (len > b->cap) {
 				size_t cap = b->vector ? (b->cap ? 2 * b->cap : 64) : len;
@@ -74,13 +74,13 @@ int main(int argc, char **argv)
 					return 1;
 				}
 			sum += b->len + b->p[b->len - 1];
-			if ((mb_rand(&rng) & 3) == 0) {
+			if ((bench_rand(&rng) & 3) == 0) {
 				size_t n = b->len / 8 + 1;
 				b->p = mb_check(realloc(b->p, n), n);
 				sum += b->p[n - 1];
 				reallocs++;
 			}
-			unsigned slot = (unsigned)(mb_rand(&rng) % POOL);
+			unsigned slot = (unsigned)(bench_rand(&rng) % POOL);
 			free(pool[slot]);
 			pool[slot] = b->p;
 			done++;

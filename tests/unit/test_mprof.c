@@ -184,6 +184,38 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+static TEST_NOIPA void *large_site(size_t n)
+{
+	void *p = gort_malloc(n);
+	TEST_KEEP(p); /* not a tail call: the site is this function */
+	return p;
+}
+
+/* A large object is profiled as the pages it holds, as Go does: requests
+ * of different sizes that take the same pages share one bucket. */
+static TEST_NOIPA void test_rate1_large_by_pages(void)
+{
+	gort_set_mem_profile_rate(1);
+	static const size_t sizes[3] = {40000, 40001, 40960};
+	void *p[3];
+	volatile int count = 3; /* a loop the compiler cannot unroll: one call site, one stack */
+	for (int i = 0; i < count; i++)
+		p[i] = large_site(sizes[i]);
+	gort_set_mem_profile_rate(0);
+	int n = 0;
+	mprof_lock();
+	for (const mbucket *b = mprof_buckets(); b; b = b->allnext)
+		if (b->nstk > 0 && strcmp(func_of(b->stk[0]), "large_site") == 0) {
+			n++;
+			CHECKF(b->size == 40960 && b->active.allocs == 3, "bucket of %zu B, %llu allocs", (size_t)b->size,
+			       (unsigned long long)b->active.allocs);
+		}
+	mprof_unlock();
+	CHECKF(n == 1, "%d buckets for three requests of five pages", n);
+	for (int i = 0; i < 3; i++)
+		gort_free(p[i]);
+}
+
 static TEST_NOIPA void test_rate1_threads(void)
 {
 	gort_set_mem_profile_rate(1);
@@ -278,6 +310,7 @@ int main(void)
 	RUN(test_rate1_manual);
 	RUN(test_rate1_collected);
 	RUN(test_rate1_threads);
+	RUN(test_rate1_large_by_pages);
 	RUN(test_default_rate_unbiased);
 	RUN(test_rate0);
 	RUN(test_text_format);

@@ -34,7 +34,9 @@ else
 $(error unknown BUILD=$(BUILD))
 endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
-LDLIBS := -pthread -ldl -lz
+LDLIBS := -pthread -ldl
+# zlib is dlopened on first use (src/zload.h); test_pprof inflates with it.
+TEST_LDLIBS := -lz
 
 # override.c (the libc malloc names) goes only into libgort-malloc.so.
 SRCS := $(filter-out src/override.c,$(wildcard src/*.c))
@@ -74,7 +76,7 @@ $(O)/libgort-malloc.so: $(OBJS) $(O)/obj/override.o
 # Tests link the static library so that they can reach internal (hidden) names.
 $(O)/tests/%: tests/%.c tests/testing.h $(O)/libgort.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS_$(notdir $@)) -Itests -o $@ $< $(O)/libgort.a $(MODE_LDFLAGS) $(LDLIBS) -lm
+	$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS_$(notdir $@)) -Itests -o $@ $< $(O)/libgort.a $(MODE_LDFLAGS) $(LDLIBS) $(TEST_LDLIBS) -lm
 
 # The DWARF walk is tested on code without frame pointers.  (Not a
 # target-specific CFLAGS_ALL: prerequisites, the library, would inherit it.)

@@ -19,7 +19,11 @@
 #include "scavenge.h"
 #include "sizeclass.h"
 
-GORT_NOSCAN_DATA struct mheap mheap_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
+/* Not GORT_NOSCAN_DATA: roots.c skips it by address, and its all-zero
+ * initialiser keeps it in .bss, so only the pages the heap touches are
+ * resident (a named section would be file-backed, and the kernel maps a
+ * file's pages in 64 KiB groups). */
+struct mheap mheap_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
 

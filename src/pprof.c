@@ -21,7 +21,7 @@
 #include "pprof.h"
 #include "os.h"
 #include "osvec.h"
-#include "zalloc.h"
+#include "zload.h"
 #include "symtab.h"
 
 #include <errno.h>
@@ -665,7 +665,7 @@ static int write_all(int fd, const uint8_t *p, uintptr_t n)
 	return 0;
 }
 
-/* Gzips data to fd. */
+/* Gzips data to fd; writes it as is when zlib cannot be loaded. */
 static int gzip_write(int fd, const uint8_t *data, uintptr_t n)
 {
 	uint8_t *chunk = os_alloc(GZIP_CHUNK_BYTES);
@@ -673,11 +673,15 @@ static int gzip_write(int fd, const uint8_t *data, uintptr_t n)
 		errno = ENOMEM;
 		return -1;
 	}
+	const struct zlib_api *zl = zload();
+	if (!zl) {
+		os_free(chunk, GZIP_CHUNK_BYTES);
+		return write_all(fd, data, n);
+	}
 	z_stream z;
-	memset(&z, 0, sizeof z);
-	z.zalloc = zalloc_os;
-	z.zfree = zfree_os;
-	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+	z_init(&z);
+	if (zl->deflateInit2_(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+			      (int)sizeof z) != Z_OK) {
 		os_free(chunk, GZIP_CHUNK_BYTES);
 		errno = ENOMEM;
 		return -1;
@@ -692,7 +696,7 @@ static int gzip_write(int fd, const uint8_t *data, uintptr_t n)
 		do {
 			z.next_out = chunk;
 			z.avail_out = (uInt)GZIP_CHUNK_BYTES;
-			zr = deflate(&z, flush);
+			zr = zl->deflate(&z, flush);
 			if (zr == Z_STREAM_ERROR) {
 				errno = EIO;
 				rc = -1;
@@ -708,7 +712,7 @@ static int gzip_write(int fd, const uint8_t *data, uintptr_t n)
 			break;
 	}
 out:
-	deflateEnd(&z);
+	zl->deflateEnd(&z);
 	os_free(chunk, GZIP_CHUNK_BYTES);
 	return rc;
 }

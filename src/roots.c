@@ -19,6 +19,7 @@
 #include "crit.h"
 #include "fixalloc.h"
 #include "gcwork.h"
+#include "mheap.h"
 #include "os.h"
 #include "thread.h"
 
@@ -103,20 +104,37 @@ static void grey_word(uintptr_t word, void *arg)
 extern char __start_gort_noscan[] __attribute__((weak, visibility("hidden")));
 extern char __stop_gort_noscan[] __attribute__((weak, visibility("hidden")));
 
+/* Scans [lo, hi) minus the runtime's own globals that hold heap addresses:
+ * the gort_noscan section and the heap itself (mheap_ is zero-initialised
+ * so that it lives in .bss, where its untouched pages cost no memory; a
+ * named section is file-backed). */
+static void scan_segment(gcwork *w, uintptr_t lo, uintptr_t hi)
+{
+	struct range skip[2] = {
+		{(uintptr_t)__start_gort_noscan, (uintptr_t)__stop_gort_noscan},
+		{(uintptr_t)&mheap_, (uintptr_t)(&mheap_ + 1)},
+	};
+	if (skip[0].lo > skip[1].lo) {
+		struct range t = skip[0];
+		skip[0] = skip[1];
+		skip[1] = t;
+	}
+	for (int i = 0; i < 2 && lo < hi; i++) {
+		if (skip[i].lo >= skip[i].hi || skip[i].hi <= lo || skip[i].lo >= hi)
+			continue;
+		mark_scan_range(w, lo, max_uptr(lo, skip[i].lo));
+		lo = min_uptr(hi, skip[i].hi);
+	}
+	mark_scan_range(w, lo, hi);
+}
+
 uint64_t roots_scan_globals(gcwork *w)
 {
-	uintptr_t xlo = (uintptr_t)__start_gort_noscan, xhi = (uintptr_t)__stop_gort_noscan;
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < nsegs; i++) {
-		uintptr_t lo = segs[i].lo, hi = segs[i].hi;
-		mark_note_root("data segment", lo);
-		if (xlo < xhi && xlo < hi && xhi > lo) {
-			mark_scan_range(w, lo, max_uptr(lo, xlo));
-			mark_scan_range(w, min_uptr(hi, xhi), hi);
-		} else {
-			mark_scan_range(w, lo, hi);
-		}
-		bytes += hi - lo;
+		mark_note_root("data segment", segs[i].lo);
+		scan_segment(w, segs[i].lo, segs[i].hi);
+		bytes += segs[i].hi - segs[i].lo;
 	}
 	mutex_lock(&roots_lock);
 	for (size_t i = 0; i < nextra; i++) {

@@ -20,7 +20,7 @@
  * malformed section costs its information, never a crash.  Nothing here
  * calls malloc, directly or through libc: no stdio, no qsort (glibc's may
  * malloc a merge buffer), no realpath; zlib gets os_alloc-backed
- * allocation functions.  Go's runtime has its symbol table in memory
+ * allocation functions and is loaded before symtab_lock is taken.  Go's runtime has its symbol table in memory
  * (pclntab); a C program's is in its ELF files, so this is the part of
  * runtime/symtab.go that C needs.
  */
@@ -29,7 +29,7 @@
 #include "dwread.h"
 #include "os.h"
 #include "osvec.h"
-#include "zalloc.h"
+#include "zload.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -512,15 +512,16 @@ static bool inflate_into(const uint8_t *src, uint64_t srclen, blob *out, uint64_
 {
 	if (size == 0 || size > MAX_SECTION_BYTES || srclen > UINT32_MAX)
 		return false;
+	const struct zlib_api *zl = zloaded(); /* loaded before symtab_lock (describe) */
+	if (!zl)
+		return false;
 	out->map_bytes = size;
 	out->p = os_alloc(size);
 	if (!out->p)
 		return false;
 	z_stream z;
-	memset(&z, 0, sizeof z);
-	z.zalloc = zalloc_os;
-	z.zfree = zfree_os;
-	if (inflateInit(&z) != Z_OK) {
+	z_init(&z);
+	if (zl->inflateInit_(&z, ZLIB_VERSION, (int)sizeof z) != Z_OK) {
 		blob_free(out);
 		return false;
 	}
@@ -528,9 +529,9 @@ static bool inflate_into(const uint8_t *src, uint64_t srclen, blob *out, uint64_
 	z.avail_in = (uInt)srclen;
 	z.next_out = out->p;
 	z.avail_out = (uInt)size;
-	int rc = inflate(&z, Z_FINISH);
+	int rc = zl->inflate(&z, Z_FINISH);
 	out->len = size - z.avail_out;
-	inflateEnd(&z);
+	zl->inflateEnd(&z);
 	if (rc != Z_STREAM_END || out->len != size) {
 		blob_free(out);
 		return false;
@@ -1348,7 +1349,10 @@ static bool describe(uintptr_t pc, symtab_info *out, bool tables)
 	struct found f;
 	memset(&f, 0, sizeof f);
 	f.pc = pc;
-	/* Outside symtab_lock: the loader's lock is never taken inside ours. */
+	/* Outside symtab_lock: the loader's lock is never taken inside ours
+	 * (zload may dlopen zlib, for compressed debug sections). */
+	if (tables)
+		zload();
 	dl_iterate_phdr(find_cb, &f);
 	if (!f.ok)
 		return false;
@@ -1404,6 +1408,7 @@ void symtab_fork_unlock(void)
 bool symtab_probe_image(const void *image, uintptr_t size, uintptr_t addr, char *func, size_t funccap,
 			char *file, size_t filecap, uint32_t *line)
 {
+	zload();
 	func[0] = file[0] = 0;
 	*line = 0;
 	symobj o;

@@ -39,7 +39,13 @@ LDLIBS := -pthread -ldl
 TEST_LDLIBS := -lz
 
 # override.c (the libc malloc names) goes only into libgort-malloc.so.
-SRCS := $(filter-out src/override.c,$(wildcard src/*.c))
+# The malloc path, start-up and the sampler link first: the kernel maps a
+# library's text in 64 KiB groups around each page touched, so the
+# collector, the profile writer and the symbolizer, linked last, cost a
+# program that never uses them no resident memory.
+HOT_SRCS := $(patsubst %,src/%.c,malloc free mcache mcentral mspan mheap pagealloc arena \
+	fixalloc sizeclass thread os_linux debugvars scavenge mstats fork mprof heapprofile cfi)
+SRCS := $(HOT_SRCS) $(filter-out src/override.c $(HOT_SRCS),$(wildcard src/*.c))
 OBJS := $(SRCS:src/%.c=$(O)/obj/%.o)
 TEST_SRCS := $(wildcard tests/unit/*.c tests/stress/*.c tests/wrong/*.c)
 TEST_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
@@ -70,7 +76,7 @@ $(O)/libgort.so: $(OBJS)
 # The drop-in malloc: the whole library plus the libc names.  Calls inside
 # it bind to its own definitions (-Bsymbolic-functions): malloc is a direct
 # jump to gort_malloc, and nothing loaded later can split the family.
-$(O)/libgort-malloc.so: $(OBJS) $(O)/obj/override.o
+$(O)/libgort-malloc.so: $(O)/obj/override.o $(OBJS)
 	$(CC) -shared $(MODE_LDFLAGS) -Wl,-Bsymbolic-functions -o $@ $^ $(LDLIBS)
 
 # Tests link the static library so that they can reach internal (hidden) names.

@@ -284,11 +284,6 @@ void gc_fork_child(void)
 	final_fork_child();
 }
 
-void gc_thread_detach(void)
-{
-	mcache_release_gc_self();
-}
-
 void gc_throw_oom(const char *what, uintptr_t size)
 {
 	uintptr_t inuse, idle, released;

@@ -23,6 +23,7 @@
 #include "crit.h"
 #include "check.h"
 #include "fixalloc.h"
+#include "mcache.h"
 #include "mheap.h"
 #include "os.h"
 
@@ -196,7 +197,7 @@ void thread_unregister(void)
 	gthread *t = self_thread;
 	if (!t)
 		return;
-	gc_thread_detach(); /* no GC spans cached by a thread the collector cannot stop */
+	mcache_release_gc_self(); /* no GC spans cached by a thread the collector cannot stop */
 	pthread_mutex_lock(&thread_lock);
 	if (t->prev)
 		t->prev->next = t->next;

@@ -73,7 +73,5 @@ GORT_HIDDEN int thread_create_internal(pthread_t *t, void *(*fn)(void *), void *
 GORT_HIDDEN void thread_scan_pending(void (*fn)(uintptr_t word, void *arg), void *arg);
 GORT_HIDDEN void thread_start_fork_lock(void);
 GORT_HIDDEN void thread_start_fork_unlock(void);
-/* Unregistering must first give back the thread's GC cache (mgc.c). */
-GORT_HIDDEN void gc_thread_detach(void);
 
 #endif

@@ -118,8 +118,11 @@ static void note_freers(mcache *c, unsigned cls, uint32_t local, uint32_t nfreed
 static uint32_t remote_frees(const mspan *s)
 {
 	uint32_t n = 0;
-	for (unsigned w = 0; w < s->nwords; w++)
-		n += (uint32_t)popcount64(load_relaxed(&span_remote_word(s, w)));
+	for (unsigned w = 0; w < s->nwords; w++) {
+		uint64_t r = load_relaxed(&span_remote_word(s, w));
+		if (r) /* mostly none */
+			n += popcount64(r);
+	}
 	return n;
 }
 

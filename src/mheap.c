@@ -19,6 +19,10 @@
 #include "scavenge.h"
 #include "sizeclass.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 /* Not GORT_NOSCAN_DATA: roots.c skips it by address, and its all-zero
  * initialiser keeps it in .bss, so only the pages the heap touches are
  * resident (a named section would be file-backed, and the kernel maps a
@@ -27,8 +31,22 @@ struct mheap mheap_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
 
+#if defined(__x86_64__) && !defined(__POPCNT__)
+bool cpu_popcnt;
+
+static void cpu_init(void)
+{
+	unsigned a, b, c, d;
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_POPCNT))
+		__atomic_store_n(&cpu_popcnt, true, __ATOMIC_RELAXED);
+}
+#else
+static void cpu_init(void) {}
+#endif
+
 static void heap_init_once(void)
 {
+	cpu_init();
 	debugvars_init();
 	if (debug.memprofilerate >= 0)
 		store_relaxed(&mprof_rate, (long)debug.memprofilerate);

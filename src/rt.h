@@ -53,13 +53,26 @@ GORT_INLINE uintptr_t align_down(uintptr_t n, uintptr_t a) { return n & ~(a - 1)
 GORT_INLINE bool is_pow2(uintptr_t n) { return n != 0 && (n & (n - 1)) == 0; }
 GORT_INLINE unsigned ctz64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }   /* x != 0 */
 GORT_INLINE unsigned clz64(uint64_t x) { return (unsigned)__builtin_clzll(x); }   /* x != 0 */
-/* Without -mpopcnt, x86-64 compilers turn __builtin_popcountll into a libgcc
- * call; the SWAR form is a dozen inline instructions. */
+/* Without -mpopcnt (Debian's baseline x86-64), compilers turn
+ * __builtin_popcountll into a libgcc call.  Every x86-64 CPU since about
+ * 2008 has POPCNT: cpu_popcnt, set at heap start-up (mheap.c), picks the
+ * instruction; before that, or without it, the SWAR form, a dozen inline
+ * instructions. */
+#if defined(__x86_64__) && !defined(__POPCNT__)
+GORT_HIDDEN extern bool cpu_popcnt;
+#endif
 GORT_INLINE unsigned popcount64(uint64_t x)
 {
 #if defined(__POPCNT__) || defined(__aarch64__)
 	return (unsigned)__builtin_popcountll(x);
 #else
+#if defined(__x86_64__)
+	if (likely(__atomic_load_n(&cpu_popcnt, __ATOMIC_RELAXED))) {
+		uint64_t r;
+		__asm__("popcnt %1, %0" : "=r"(r) : "r"(x) : "cc");
+		return (unsigned)r;
+	}
+#endif
 	x = x - ((x >> 1) & 0x5555555555555555ull);
 	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
 	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;

@@ -210,7 +210,8 @@ void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 	unsigned cls = central->sizeclass;
 	mspan *s = *slot, *just = NULL;
 	if (s != &mspan_empty) {
-		uint32_t idx = mspan_next_free_index(s);
+		/* Not yet dry: the cache ran out at a 64-slot boundary. */
+		uint32_t idx = s->freeindex < s->nelems ? mspan_next_free_index(s) : s->nelems;
 		if (idx < s->nelems)
 			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 		/* Out of slots, every one handed out since the last sweep: the
@@ -255,7 +256,8 @@ void *mcache_refill_gc(mcache *c, unsigned spc)
 {
 	mspan *s = c->alloc[spc];
 	if (s != &mspan_empty) {
-		uint32_t idx = mspan_next_free_index(s);
+		/* Not yet dry: the cache ran out at a 64-slot boundary. */
+		uint32_t idx = s->freeindex < s->nelems ? mspan_next_free_index(s) : s->nelems;
 		if (idx < s->nelems)
 			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 		c->alloc[spc] = &mspan_empty;

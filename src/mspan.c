@@ -80,9 +80,9 @@ uint32_t mspan_next_free_index(mspan *s)
 	return idx;
 }
 
-/* mspan_sweep for a span of at most 64 objects (most spans of classes
- * above 128 bytes): one word, so the live count is a popcount. */
-static uint32_t sweep_one_word(mspan *s, uint32_t *nfreed)
+/* mspan_sweep for a span of at most 64 objects: one word, so the live
+ * count is a popcount. */
+uint32_t mspan_sweep_one_word(mspan *s, uint32_t *nfreed)
 {
 	uint32_t fi = s->freeindex, n = s->nelems;
 	uint64_t freed = load_relaxed(&span_local_word(s, 0));
@@ -109,10 +109,8 @@ static uint32_t sweep_one_word(mspan *s, uint32_t *nfreed)
 	return n - live;
 }
 
-uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
+uint32_t mspan_sweep_words(mspan *s, uint32_t *nfreed)
 {
-	if (s->nwords == 1)
-		return sweep_one_word(s, nfreed);
 	uint32_t fi = s->freeindex, n = s->nelems, freed_total = 0;
 	/* Live objects = live at the last sweep + handed out since - freed.
 	 * "Handed out since" is every free slot below freeindex: all of them

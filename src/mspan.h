@@ -122,8 +122,15 @@ GORT_HIDDEN void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned
  * the cache; nelems when the span has no free slot before its next sweep. */
 GORT_HIDDEN uint32_t mspan_next_free_index(mspan *s);
 /* Folds freed bits into alloc bits; caller holds s exclusively.
- * Returns the number of free slots.  *nfreed gets the objects reclaimed. */
-GORT_HIDDEN uint32_t mspan_sweep(mspan *s, uint32_t *nfreed);
+ * Returns the number of free slots.  *nfreed gets the objects reclaimed.
+ * Spans of one bitmap word (most classes above 128 bytes) take a shorter
+ * path, chosen here so that the refill's common case makes one call. */
+GORT_HIDDEN uint32_t mspan_sweep_one_word(mspan *s, uint32_t *nfreed);
+GORT_HIDDEN uint32_t mspan_sweep_words(mspan *s, uint32_t *nfreed);
+GORT_INLINE uint32_t mspan_sweep(mspan *s, uint32_t *nfreed)
+{
+	return s->nwords == 1 ? mspan_sweep_one_word(s, nfreed) : mspan_sweep_words(s, nfreed);
+}
 /* Whether object idx is allocated, from any thread (racy but safe reads). */
 GORT_HIDDEN bool mspan_is_allocated(const mspan *s, uint32_t idx);
 /* Objects in a span of sizeclass (not 0) over npages: a collected-heap or

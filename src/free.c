@@ -81,7 +81,7 @@ static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t
 }
 
 GORT_INLINE void free_object(mspan *s, uintptr_t p, uint32_t idx);
-static GORT_NOINLINE void free_profiled(mspan *s, uintptr_t p, uint32_t idx);
+static GORT_NOINLINE void free_checked(mspan *s, uintptr_t p);
 
 void gort_free(void *ptr)
 {
@@ -93,10 +93,10 @@ void gort_free(void *ptr)
 		bad_free("gort_free: invalid pointer", p);
 		return;
 	}
-	if (unlikely(load_acquire(&s->state) != MSPAN_INUSE)) {
-		/* The page belonged to a span that has been freed: a stale
-		 * pointer, most likely freed before. */
-		bad_free("gort_free: double free", p);
+	/* A live manual span with no sampled object, in one load (mspan.h);
+	 * anything else is told apart by free_checked. */
+	if (unlikely(load_acquire(&s->gate) != SPAN_GATE_MANUAL)) {
+		free_checked(s, p); /* a tail call: the fast path saves no registers */
 		return;
 	}
 	uintptr_t off = p - s->base;
@@ -107,22 +107,32 @@ void gort_free(void *ptr)
 		bad_free("gort_free: invalid pointer", p);
 		return;
 	}
-	if (unlikely(s->kind != SPAN_MANUAL)) {
-		bad_free("gort_free: pointer to a garbage-collected object", p);
-		return;
-	}
-	if (unlikely(load_relaxed(&s->profiled))) {
-		free_profiled(s, p, idx); /* a tail call: the fast path saves no registers */
-		return;
-	}
 	free_object(s, p, idx);
 }
 
-/* A span holding sampled objects: a sampled object leaves the profile
- * before it is free, since once free its address may be handed out (and
- * sampled) again at once. */
-static GORT_NOINLINE void free_profiled(mspan *s, uintptr_t p, uint32_t idx)
+/* The span's gate says something other than "live manual span, nothing
+ * sampled": a stale pointer, a pointer into the collected heap, or a span
+ * holding sampled objects, in the order the fast path would have found
+ * them.  A sampled object leaves the profile before it is free, since
+ * once free its address may be handed out (and sampled) again at once. */
+static GORT_NOINLINE void free_checked(mspan *s, uintptr_t p)
 {
+	if (load_acquire(&s->state) != MSPAN_INUSE) {
+		/* The page belonged to a span that has been freed: a stale
+		 * pointer, most likely freed before. */
+		bad_free("gort_free: double free", p);
+		return;
+	}
+	uintptr_t off = p - s->base;
+	uint32_t idx = obj_index_of(s, off);
+	if (idx >= s->nelems || (uintptr_t)idx * s->elemsize != off) {
+		bad_free("gort_free: invalid pointer", p);
+		return;
+	}
+	if (s->kind != SPAN_MANUAL) {
+		bad_free("gort_free: pointer to a garbage-collected object", p);
+		return;
+	}
 	if (mprof_is_sampled(s, idx))
 		mprof_free_manual(p);
 	free_object(s, p, idx);

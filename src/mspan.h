@@ -44,6 +44,7 @@
 
 #include "atomic.h"
 #include "rt.h"
+#include <stddef.h>
 
 #define SPAN_REUSE_SHIFT 3 /* reuse a span once 1/8 of its slots are free */
 
@@ -68,9 +69,17 @@ typedef struct mspan {
 	uint32_t nelems;
 	uint32_t divmagic;         /* obj_index multiplier; 0 for large spans */
 	uint32_t pending;          /* atomic: frees counted since parked FULL */
+	/* gort_free reads these three as one word (gate) and takes its fast
+	 * path only on span_gate_manual: a live manual span, nothing sampled. */
+	union {
+		struct {
+			uint8_t kind;      /* enum mspan_kind */
+			uint8_t state;     /* enum mspan_state, atomic */
+			uint16_t profiled; /* sampled objects in the span (mprof.c: prof_lock; read relaxed) */
+		};
+		uint32_t gate;
+	};
 	uint8_t sizeclass;         /* 0 = large */
-	uint8_t kind;              /* enum mspan_kind */
-	uint8_t state;             /* enum mspan_state, atomic */
 	uint8_t where;             /* enum mspan_where, atomic */
 	uint8_t nwords;            /* words per bitmap */
 	uint8_t needzero;          /* free slots may hold old data */
@@ -78,7 +87,6 @@ typedef struct mspan {
 	uint8_t bucket;            /* record size bucket (mheap's fixalloc) */
 	uint16_t nlocal;           /* owner only: frees by the owner since the last sweep */
 	uint16_t trigger;          /* owner only: a kept span's nlocal that wakes mcache_kept_free; 0 = none */
-	uint16_t profiled;         /* sampled objects in the span (mprof.c: prof_lock; read relaxed) */
 	/* line 1: the rest */
 	uint32_t alloc_count;      /* allocated objects at the last sweep */
 	uint8_t kept_ready;        /* owner only: a kept span with enough free slots to reuse */
@@ -98,6 +106,16 @@ typedef struct mspan {
 	uintptr_t gcsize;          /* large object: bytes asked for (scan bound) */
 	uint64_t bits[];           /* per word w: alloc, freed_local, freed_remote */
 } mspan;
+
+/* The gate word of a live manual span holding no sampled object. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SPAN_GATE_MANUAL ((uint32_t)SPAN_MANUAL | (uint32_t)MSPAN_INUSE << 8)
+#else
+#define SPAN_GATE_MANUAL ((uint32_t)SPAN_MANUAL << 24 | (uint32_t)MSPAN_INUSE << 16)
+#endif
+_Static_assert(offsetof(mspan, kind) == offsetof(mspan, gate) && offsetof(mspan, state) == offsetof(mspan, gate) + 1 &&
+		       offsetof(mspan, profiled) == offsetof(mspan, gate) + 2,
+	       "the gate word is kind, state, profiled");
 
 /* A large GC object's layout (gcflags). */
 #define LARGE_CONSERVATIVE 1u /* every word may be a pointer */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -210,14 +211,19 @@ static bool maps_range(const char *l, uintptr_t *lo, uintptr_t *hi)
 	return true;
 }
 
-uintptr_t os_mapping_end(uintptr_t addr)
+/* The mapping holding addr ([*lo, *hi)) and the end of the mapping below
+ * it (*prev_hi, 0 if none), read from /proc/self/maps with plain system
+ * calls: stdio would allocate, and its code would cost every process that
+ * loads gort resident pages it otherwise never maps. */
+static bool maps_lookup(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, uintptr_t *prev_hi)
 {
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return false;
 	char buf[4096];
 	size_t have = 0;
-	uintptr_t end = 0;
+	uintptr_t prev = 0;
+	bool found = false;
 	for (;;) {
 		ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
 		if (r <= 0)
@@ -226,10 +232,16 @@ uintptr_t os_mapping_end(uintptr_t addr)
 		buf[have] = 0;
 		char *line = buf, *nl;
 		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
-			uintptr_t lo, hi;
-			if (maps_range(line, &lo, &hi) && addr >= lo && addr < hi) {
-				end = hi;
-				goto out;
+			uintptr_t l, h;
+			if (maps_range(line, &l, &h)) {
+				if (addr >= l && addr < h) {
+					*lo = l;
+					*hi = h;
+					*prev_hi = prev;
+					found = true;
+					goto out;
+				}
+				prev = h;
 			}
 			line = nl + 1;
 		}
@@ -240,11 +252,42 @@ uintptr_t os_mapping_end(uintptr_t addr)
 	}
 out:
 	close(fd);
-	return end;
+	return found;
+}
+
+uintptr_t os_mapping_end(uintptr_t addr)
+{
+	uintptr_t lo, hi, prev;
+	return maps_lookup(addr, &lo, &hi, &prev) ? hi : 0;
+}
+
+extern void *__libc_stack_end;
+
+/* The main thread's stack as glibc's pthread_getattr_np computes it (top:
+ * the page above where the program started; size: the stack rlimit, cut
+ * at the mapping below), without its stdio parse of /proc/self/maps. */
+static bool main_thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+	uintptr_t page = os_phys_page_bytes(), start = (uintptr_t)__libc_stack_end;
+	uintptr_t from, to, below;
+	struct rlimit rl;
+	if (!maps_lookup(start, &from, &to, &below) || getrlimit(RLIMIT_STACK, &rl) != 0)
+		return false;
+	uintptr_t top = (start & ~(page - 1)) + page;
+	uintptr_t size = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > top ? top : (uintptr_t)rl.rlim_cur;
+	size = size > to - top ? size - (to - top) : 0;
+	size &= ~(page - 1);
+	if (size > top - below)
+		size = top - below;
+	*lo = top - size;
+	*hi = top;
+	return true;
 }
 
 bool os_thread_stack(uintptr_t *lo, uintptr_t *hi)
 {
+	if (os_gettid() == getpid())
+		return main_thread_stack(lo, hi);
 	pthread_attr_t attr;
 	void *addr;
 	size_t size;

@@ -6,14 +6,17 @@
  * stack pointer inside their stack and saved registers; they must not run
  * while stopped, must resume afterwards with their system calls restarted,
  * and must survive hundreds of back-to-back stops while they allocate.
- * Unregistered threads are left alone.
+ * Unregistered threads are left alone.  A thread's stack bounds
+ * (os_thread_stack, the main thread's read without stdio) are glibc's.
  */
+#define _GNU_SOURCE /* pthread_getattr_np */
 #include "gort.h"
 #include "thread.h"
 #include "os.h"
 #include "testing.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -157,6 +160,50 @@ static void test_back_to_back_stops(void)
 	CHECKF(total >= 3 * 250, "only %u thread stops in 300 rounds", total);
 }
 
+/* os_thread_stack must give what pthread_getattr_np gives (the main
+ * thread's is computed by gort itself, under three stack rlimits). */
+static void check_stack_bounds(const char *who)
+{
+	pthread_attr_t a;
+	void *addr;
+	size_t size;
+	REQUIRE(pthread_getattr_np(pthread_self(), &a) == 0);
+	REQUIRE(pthread_attr_getstack(&a, &addr, &size) == 0);
+	pthread_attr_destroy(&a);
+	uintptr_t lo = 0, hi = 0;
+	CHECKF(os_thread_stack(&lo, &hi), "%s: os_thread_stack failed", who);
+	CHECKF(lo == (uintptr_t)addr && hi == (uintptr_t)addr + size, "%s: %#lx..%#lx, glibc %p..%p", who,
+	       (unsigned long)lo, (unsigned long)hi, addr, (void *)((char *)addr + size));
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+	CHECKF(here > lo && here < hi, "%s: the frame %#lx is outside the stack", who, (unsigned long)here);
+}
+
+static void *stack_bounds_thread(void *arg)
+{
+	(void)arg;
+	check_stack_bounds("a second thread");
+	return NULL;
+}
+
+static void test_stack_bounds(void)
+{
+	struct rlimit old;
+	REQUIRE(getrlimit(RLIMIT_STACK, &old) == 0);
+	check_stack_bounds("main thread");
+	rlim_t limits[] = {1 << 20, 64 << 20, RLIM_INFINITY};
+	for (unsigned i = 0; i < 3; i++) {
+		struct rlimit rl = {limits[i], old.rlim_max};
+		if (limits[i] > old.rlim_max)
+			continue; /* not raisable here */
+		REQUIRE(setrlimit(RLIMIT_STACK, &rl) == 0);
+		check_stack_bounds(limits[i] == RLIM_INFINITY ? "main thread, no stack limit" : "main thread, a stack limit");
+	}
+	REQUIRE(setrlimit(RLIMIT_STACK, &old) == 0);
+	pthread_t t;
+	REQUIRE(pthread_create(&t, NULL, stack_bounds_thread, NULL) == 0);
+	pthread_join(t, NULL);
+}
+
 int main(void)
 {
 #ifdef UNDER_TSAN
@@ -168,5 +215,6 @@ int main(void)
 #endif
 	RUN(test_stop_kinds_of_threads);
 	RUN(test_back_to_back_stops);
+	RUN(test_stack_bounds);
 	TEST_EXIT();
 }

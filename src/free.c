@@ -21,6 +21,7 @@
 #include "debugvars.h"
 #include "mcache.h"
 #include "mheap.h"
+#include "scavenge.h"
 #include "mprof.h"
 
 static GORT_NOINLINE __attribute__((cold)) void bad_free(const char *what, uintptr_t p)
@@ -62,6 +63,7 @@ static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t
 		fetch_add_relaxed(&mheap_.large_frees, 1);
 		fetch_add_relaxed(&mheap_.large_free_bytes, elemsize);
 		mheap_free_span(s);
+		scavenger_kick();
 		return;
 	}
 	if (c != &mcache_empty)
@@ -75,8 +77,10 @@ static GORT_NOINLINE void free_remote(mcache *c, mspan *s, uintptr_t p, uint32_t
 		 * revival does not harm), and orders its fields before our read
 		 * of its central list. */
 		uint8_t full = SPAN_FULL;
-		if (cas_seqcst(&s->where, &full, SPAN_PARTIAL))
+		if (cas_seqcst(&s->where, &full, SPAN_PARTIAL)) {
 			mcentral_push_partial(s->central, s);
+			scavenger_kick();
+		}
 	}
 }
 

@@ -12,6 +12,7 @@
 #include "fixalloc.h"
 #include "mheap.h"
 #include "mgc.h"
+#include "scavenge.h"
 
 #include <pthread.h>
 
@@ -203,6 +204,7 @@ void mcache_kept_free(mcache *c, mspan *s)
 	uint32_t nfreed;
 	mspan_sweep(s, &nfreed);
 	mcentral_uncache_span(&mheap_.central_manual[cls], s);
+	scavenger_kick(); /* the first span given back starts the scavenger */
 }
 
 void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
@@ -234,6 +236,7 @@ void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 			 * wait for this thread to look. */
 			mspan_sweep(s, &nfreed);
 			mcentral_uncache_span(central, s);
+			scavenger_kick();
 		} else {
 			keep_span(c, cls, s, nfree);
 			just = s;

@@ -105,14 +105,13 @@ static bool mheap_grow_locked(uintptr_t npages)
 }
 
 /* Pages from the page allocator, growing the heap if needed.  Lock held. */
-static uintptr_t pages_alloc_locked(uintptr_t npages, uintptr_t *scav, bool *grew)
+static uintptr_t pages_alloc_locked(uintptr_t npages, uintptr_t *scav)
 {
 	uintptr_t base = pagealloc_alloc(&mheap_.pages, npages, scav);
 	if (base)
 		return base;
 	if (!mheap_grow_locked(npages))
 		return 0;
-	*grew = true;
 	base = pagealloc_alloc(&mheap_.pages, npages, scav);
 	if (!base)
 		gort_throw("runtime: page allocator failed after heap growth");
@@ -136,9 +135,8 @@ mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass
 {
 	unsigned b = bucket_for(sizeclass ? span_nelems(sizeclass, npages) : 1);
 	uintptr_t scav = 0;
-	bool grew = false;
 	mutex_lock(&mheap_.lock);
-	uintptr_t base = pages_alloc_locked(npages, &scav, &grew);
+	uintptr_t base = pages_alloc_locked(npages, &scav);
 	if (!base) {
 		mutex_unlock(&mheap_.lock);
 		return NULL;
@@ -146,8 +144,7 @@ mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass
 	mspan *s = fixalloc_alloc(&mheap_.spanalloc[b], false);
 	mheap_.spans_inuse[sizeclass]++;
 	mutex_unlock(&mheap_.lock);
-	(void)grew;
-	scavenger_start(); /* once; again in a forked child */
+	scavenger_kick(); /* once the heap has given memory back */
 	s->bucket = (uint8_t)b;
 	/* Released pages read as zero only when they went back with DONTNEED. */
 	bool zeroed = scav == npages && load_relaxed(&debug.madvdontneed);
@@ -158,9 +155,8 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 {
 	GORT_ASSERT(1, is_pow2(align_bytes) && align_bytes >= PAGE_BYTES);
 	uintptr_t extra = align_bytes / PAGE_BYTES - 1, scav = 0;
-	bool grew = false;
 	mutex_lock(&mheap_.lock);
-	uintptr_t base = pages_alloc_locked(npages + extra, &scav, &grew);
+	uintptr_t base = pages_alloc_locked(npages + extra, &scav);
 	if (!base) {
 		mutex_unlock(&mheap_.lock);
 		return NULL;
@@ -175,8 +171,7 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 	mspan *s = fixalloc_alloc(&mheap_.spanalloc[0], false);
 	mheap_.spans_inuse[0]++;
 	mutex_unlock(&mheap_.lock);
-	if (grew)
-		scavenger_start();
+	scavenger_kick();
 	s->bucket = 0;
 	return span_publish(s, aligned, npages, 0, kind == SPAN_MANUAL ? 1 : 0, kind,
 			    scav == npages + extra && load_relaxed(&debug.madvdontneed));

@@ -79,6 +79,11 @@ static uintptr_t excess_locked(void)
 }
 
 static uint32_t pushes_since_pass; /* atomic: spans listed centrally since the last pass */
+/* Set (atomic) when the heap first has work for the scavenger: pages
+ * freed or spans listed centrally.  A program that never gives memory
+ * back never starts the thread (its stack and the libc code it runs cost
+ * resident memory). */
+static bool scav_wanted;
 
 static void wake(void)
 {
@@ -92,12 +97,14 @@ void scavenger_note_push(void)
 {
 	/* Spans listed by frees may be empty: enough of them is work for the
 	 * reclaim pass.  Racy peek at parked, as below. */
+	store_relaxed(&scav_wanted, true);
 	if (fetch_add_relaxed(&pushes_since_pass, 1) + 1 == SCAVENGE_WAKE_PUSHES && load_relaxed(&scav_parked))
 		wake();
 }
 
 void scavenger_note_free_locked(void)
 {
+	store_relaxed(&scav_wanted, true);
 	/* Racy peek at parked: a missed wake-up is caught by the period. */
 	if (load_relaxed(&scav_parked) && excess_locked() >= SCAVENGE_CHUNK_BYTES)
 		wake();
@@ -224,6 +231,12 @@ static void start_thread(void)
 	if (thread_create_internal(&t, scavenger_main, NULL) == 0)
 		pthread_detach(t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void scavenger_kick(void)
+{
+	if (unlikely(load_relaxed(&scav_wanted)) && load_acquire(&scav_state) != 2)
+		scavenger_start();
 }
 
 void scavenger_start(void)

@@ -8,6 +8,11 @@
 
 /* Starts the background scavenger once (unless GORTDEBUG=scavenger=0). */
 GORT_HIDDEN void scavenger_start(void);
+/* Starts it if the heap has had work for it (scav_wanted).  Called where
+ * the caller holds no lock and is not inside the collector: after a span
+ * allocation, a large free, or a span given back by the free and refill
+ * paths (pthread_create allocates, and gort may be malloc). */
+GORT_HIDDEN void scavenger_kick(void);
 /* A span was listed on a central list (no lock held): wakes the parked
  * scavenger once enough have been, so their empty spans are reclaimed. */
 GORT_HIDDEN void scavenger_note_push(void);

@@ -182,7 +182,10 @@ GORT_INLINE void *mspan_next_free_fast(mspan *s)
 		if (likely(idx < s->nelems) && ((next & 63) != 0 || next == s->nelems)) {
 			s->alloc_cache = (cache >> bit) >> 1;
 			store_relaxed(&s->freeindex, next);
-			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+			void *p = (void *)(s->base + (uintptr_t)idx * s->elemsize);
+			if (p == NULL) /* never: lets the callers' NULL test fold away */
+				__builtin_unreachable();
+			return p;
 		}
 	}
 	return NULL;

@@ -92,22 +92,18 @@ intptr_t mprof_next_sample(void)
 
 /* --- Stacks */
 
-extern void *__libc_stack_end;
 static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
 
+/* The end of the mapping holding this thread's stack, read once per thread
+ * (not pthread_getattr_np: it allocates while holding the thread's lock,
+ * and this may run inside an allocation it made).  Not __libc_stack_end
+ * for the thread whose id is the process's: in a child forked from another
+ * thread, that thread runs on its own stack. */
 static uintptr_t thread_stack_hi(void)
 {
-	if (stack_hi)
-		return stack_hi;
-	uintptr_t hi;
-	/* Not pthread_getattr_np: it allocates while holding the thread's
-	 * lock, and this may run inside an allocation it made. */
-	if (os_gettid() == getpid())
-		hi = (uintptr_t)__libc_stack_end; /* glibc knows where it starts */
-	else
-		hi = os_mapping_end((uintptr_t)__builtin_frame_address(0));
-	stack_hi = hi;
-	return hi;
+	if (!stack_hi)
+		stack_hi = os_mapping_end((uintptr_t)__builtin_frame_address(0));
+	return stack_hi;
 }
 
 /* The executable segments of every loaded object, sorted: a return

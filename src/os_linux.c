@@ -286,8 +286,11 @@ static bool main_thread_stack(uintptr_t *lo, uintptr_t *hi)
 
 bool os_thread_stack(uintptr_t *lo, uintptr_t *hi)
 {
-	if (os_gettid() == getpid())
-		return main_thread_stack(lo, hi);
+	/* The main thread (checked by its stack too: in a child forked from
+	 * another thread, that thread has the process's id but its own stack). */
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+	if (os_gettid() == getpid() && main_thread_stack(lo, hi) && here >= *lo && here < *hi)
+		return true;
 	pthread_attr_t attr;
 	void *addr;
 	size_t size;

@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -185,6 +186,27 @@ static void *stack_bounds_thread(void *arg)
 	return NULL;
 }
 
+/* Forked from a second thread: in the child that thread has the
+ * process's id, but not the main thread's stack. */
+static void *fork_from_thread(void *arg)
+{
+	(void)arg;
+	pid_t pid = fork();
+	if (pid == 0) {
+		pthread_attr_t a;
+		void *addr;
+		size_t size;
+		uintptr_t lo = 0, hi = 0, here = (uintptr_t)__builtin_frame_address(0);
+		bool same = pthread_getattr_np(pthread_self(), &a) == 0 && pthread_attr_getstack(&a, &addr, &size) == 0 &&
+			    os_thread_stack(&lo, &hi) && lo == (uintptr_t)addr && hi == (uintptr_t)addr + size;
+		_exit(same && here > lo && here < hi ? 0 : 1);
+	}
+	int status = -1;
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return (void *)(intptr_t)(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_stack_bounds(void)
 {
 	struct rlimit old;
@@ -202,6 +224,10 @@ static void test_stack_bounds(void)
 	pthread_t t;
 	REQUIRE(pthread_create(&t, NULL, stack_bounds_thread, NULL) == 0);
 	pthread_join(t, NULL);
+	void *ok = NULL;
+	REQUIRE(pthread_create(&t, NULL, fork_from_thread, NULL) == 0);
+	pthread_join(t, &ok);
+	CHECKF(ok != NULL, "a child forked from a second thread: that thread's stack bounds are not glibc's");
 }
 
 int main(void)

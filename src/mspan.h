@@ -70,7 +70,7 @@ typedef struct mspan {
 	uint32_t divmagic;         /* obj_index multiplier; 0 for large spans */
 	uint32_t pending;          /* atomic: frees counted since parked FULL */
 	/* gort_free reads these three as one word (gate) and takes its fast
-	 * path only on span_gate_manual: a live manual span, nothing sampled. */
+	 * path only on SPAN_GATE_MANUAL: a live manual span, nothing sampled. */
 	union {
 		struct {
 			uint8_t kind;      /* enum mspan_kind */

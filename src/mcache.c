@@ -116,7 +116,7 @@ static void note_freers(mcache *c, unsigned cls, uint32_t local, uint32_t nfreed
 }
 
 /* Other threads' frees into s since its last sweep. */
-static uint32_t remote_frees(const mspan *s)
+static uint32_t remote_frees_words(const mspan *s)
 {
 	uint32_t n = 0;
 	for (unsigned w = 0; w < s->nwords; w++) {
@@ -125,6 +125,27 @@ static uint32_t remote_frees(const mspan *s)
 			n += popcount64(r);
 	}
 	return n;
+}
+
+GORT_INLINE uint32_t remote_frees(const mspan *s)
+{
+	if (s->nwords == 1) {
+		uint64_t r = load_relaxed(&span_remote_word(s, 0));
+		return r ? popcount64(r) : 0;
+	}
+	return remote_frees_words(s);
+}
+
+/* The first free slot of s, just swept (or taken from central) with one
+ * free at least: the fast path's step, else the general one. */
+GORT_INLINE void *first_free(mspan *s)
+{
+	void *p = mspan_next_free_fast(s);
+	if (likely(p))
+		return p;
+	uint32_t idx = mspan_next_free_index(s);
+	GORT_ASSERT(1, idx < s->nelems);
+	return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 }
 
 /* Objects of s live at its last sweep, plus those handed out since: all
@@ -226,8 +247,7 @@ void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 		note_freers(c, cls, local, nfree);
 		if (nfree >= span_reuse_min(s->nelems)) {
 			mspan_sweep(s, &nfreed);
-			idx = mspan_next_free_index(s);
-			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+			return first_free(s);
 		}
 		*slot = &mspan_empty;
 		if (c->remote_freed[cls]) {
@@ -250,9 +270,7 @@ void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 	s->trigger = 0;
 	s->kept_ready = 0;
 	*slot = s;
-	uint32_t idx = mspan_next_free_index(s);
-	GORT_ASSERT(1, idx < s->nelems);
-	return (void *)(s->base + (uintptr_t)idx * s->elemsize);
+	return first_free(s);
 }
 
 void *mcache_refill_gc(mcache *c, unsigned spc)

@@ -233,8 +233,21 @@ void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 	unsigned cls = central->sizeclass;
 	mspan *s = *slot, *just = NULL;
 	if (s != &mspan_empty) {
-		/* Not yet dry: the cache ran out at a 64-slot boundary. */
-		uint32_t idx = s->freeindex < s->nelems ? mspan_next_free_index(s) : s->nelems;
+		/* A span of one bitmap word is dry when the fast path fails (its
+		 * cache covers every slot; what is left are bits past nelems):
+		 * mark it so, as mspan_next_free_index would.  A longer one may
+		 * only have run out of cache at a 64-slot boundary. */
+		uint32_t idx = s->nelems;
+		if (s->nwords == 1) {
+			GORT_ASSERT(2, s->freeindex >= s->nelems ||
+					       !(s->alloc_cache & (s->nelems - s->freeindex >= 64
+									   ? ~(uint64_t)0
+									   : ((uint64_t)1 << (s->nelems - s->freeindex)) - 1)));
+			s->alloc_cache = 0;
+			store_relaxed(&s->freeindex, s->nelems);
+		} else if (s->freeindex < s->nelems) {
+			idx = mspan_next_free_index(s);
+		}
 		if (idx < s->nelems)
 			return (void *)(s->base + (uintptr_t)idx * s->elemsize);
 		/* Out of slots, every one handed out since the last sweep: the

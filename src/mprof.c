@@ -92,17 +92,24 @@ intptr_t mprof_next_sample(void)
 
 /* --- Stacks */
 
+extern void *__libc_stack_end;
 static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
 
-/* The end of the mapping holding this thread's stack, read once per thread
- * (not pthread_getattr_np: it allocates while holding the thread's lock,
- * and this may run inside an allocation it made).  Not __libc_stack_end
- * for the thread whose id is the process's: in a child forked from another
- * thread, that thread runs on its own stack. */
+/* The top of this thread's stack, found once per thread from the mapping
+ * holding it (not pthread_getattr_np: it allocates while holding the
+ * thread's lock, and this may run inside an allocation it made).  On the
+ * main stack, where the program started (__libc_stack_end) rather than
+ * the mapping's end, which lies above argv and the environment: the walk
+ * judges itself complete by ending near the top.  Which stack is the
+ * main one is told by address, not by the thread id: in a child forked
+ * from another thread, that thread has the process's id. */
 static uintptr_t thread_stack_hi(void)
 {
-	if (!stack_hi)
-		stack_hi = os_mapping_end((uintptr_t)__builtin_frame_address(0));
+	if (!stack_hi) {
+		uintptr_t here = (uintptr_t)__builtin_frame_address(0), start = (uintptr_t)__libc_stack_end;
+		uintptr_t end = os_mapping_end(here);
+		stack_hi = start > here && start < end ? start : end;
+	}
 	return stack_hi;
 }
 

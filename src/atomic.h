@@ -10,6 +10,8 @@
 #ifndef GORT_ATOMIC_H
 #define GORT_ATOMIC_H
 
+#include <stdint.h>
+
 #define load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define load_seqcst(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
@@ -24,9 +26,28 @@
 #define exchange_acqrel(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 #define cas_seqcst(p, expp, v) \
 	__atomic_compare_exchange_n((p), (expp), (v), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
-/* An owner-only counter that other threads may read: a plain add the owner
- * performs as a relaxed load and store (no lock prefix). */
+/* An owner-only uint64_t counter that other threads may read: the owner
+ * adds without a lock prefix.  On x86-64, one add to memory (a single
+ * aligned 8-byte write, so a reader never sees a torn value), which
+ * compilers do not make of a relaxed load and store: two instructions
+ * fewer on each malloc and free.  Elsewhere, and under ThreadSanitizer
+ * (which must see the accesses), the relaxed load and store. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GORT_TSAN 1
+#endif
+#if defined(__x86_64__) && !defined(GORT_TSAN)
+static inline void owner_add(uint64_t *p, uint64_t v)
+{
+	__asm__("addq %1, %0" : "+m"(*p) : "er"(v) : "cc");
+}
+#else
 #define owner_add(p, v) store_relaxed((p), load_relaxed(p) + (v))
+#endif
 
 static inline void cpu_relax(void)
 {

@@ -59,9 +59,16 @@ GORT_HIDDEN void mcache_global_init(void);
  * bytes is to be sampled.  One subtraction and one branch. */
 GORT_INLINE bool mcache_sample_due(mcache *c, uintptr_t size)
 {
+#if defined(__x86_64__) && !defined(GORT_TSAN) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	/* One subtract from memory, branching on its sign (as owner_add). */
+	bool negative;
+	__asm__("subq %2, %0" : "+m"(c->next_sample), "=@ccs"(negative) : "er"((intptr_t)size));
+	return unlikely(negative);
+#else
 	intptr_t ns = load_relaxed(&c->next_sample) - (intptr_t)size;
 	store_relaxed(&c->next_sample, ns);
 	return unlikely(ns < 0);
+#endif
 }
 /* Samples p (outside critical sections): draws the next distance and
  * records the allocation if profiling is on.  Returns p. */

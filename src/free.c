@@ -150,7 +150,7 @@ GORT_INLINE void free_object(mspan *s, uintptr_t p, uint32_t idx)
 		return;
 	}
 	/* The owner: plain bit operations, no atomics. */
-	unsigned w = idx / 64;
+	uintptr_t w = idx / 64; /* pointer-sized: the three words fold into one address */
 	uint64_t m = (uint64_t)1 << (idx & 63);
 	uint64_t fl = span_local_word(s, w);
 	bool allocated = idx < s->freeindex || (span_alloc_word(s, w) & m);

@@ -80,6 +80,23 @@ uint32_t mspan_next_free_index(mspan *s)
 	return idx;
 }
 
+/* What both sweeps end with, once the new alloc bits are stored: freeindex
+ * drops to 0 (release: a racing free then sees its object allocated by
+ * its alloc bit), the cache reloads from the first word, and the counts
+ * restart.  Returns the free slots. */
+static uint32_t sweep_done(mspan *s, uint32_t live, uint32_t freed, uint32_t *nfreed)
+{
+	store_release(&s->freeindex, 0);
+	s->alloc_cache = ~span_alloc_word(s, 0);
+	s->alloc_count = live;
+	s->nlocal = 0;
+	if (freed)
+		s->needzero = 1;
+	if (nfreed)
+		*nfreed = freed;
+	return s->nelems - live;
+}
+
 /* mspan_sweep for a span of at most 64 objects: one word, so the live
  * count is a popcount. */
 uint32_t mspan_sweep_one_word(mspan *s, uint32_t *nfreed)
@@ -96,17 +113,8 @@ uint32_t mspan_sweep_one_word(mspan *s, uint32_t *nfreed)
 	if (unlikely(freed & ~used))
 		gort_throw_addr("sweep: freed bit set on a free object in span", s->base);
 	uint64_t alloc = used & ~freed;
-	store_relaxed(&span_alloc_word(s, 0), alloc); /* before freeindex drops (see below) */
-	uint32_t live = popcount64(alloc);
-	store_release(&s->freeindex, 0);
-	s->alloc_cache = ~alloc;
-	s->alloc_count = live;
-	s->nlocal = 0;
-	if (freed)
-		s->needzero = 1;
-	if (nfreed)
-		*nfreed = popcount64(freed);
-	return n - live;
+	store_relaxed(&span_alloc_word(s, 0), alloc); /* before freeindex drops */
+	return sweep_done(s, popcount64(alloc), freed ? popcount64(freed) : 0, nfreed);
 }
 
 uint32_t mspan_sweep_words(mspan *s, uint32_t *nfreed)
@@ -154,15 +162,7 @@ uint32_t mspan_sweep_words(mspan *s, uint32_t *nfreed)
 			count += popcount64(span_alloc_word(s, w));
 		GORT_ASSERT(2, count == live);
 	}
-	store_release(&s->freeindex, 0);
-	s->alloc_cache = ~span_alloc_word(s, 0);
-	s->alloc_count = live;
-	s->nlocal = 0;
-	if (freed_total)
-		s->needzero = 1;
-	if (nfreed)
-		*nfreed = freed_total;
-	return n - live;
+	return sweep_done(s, live, freed_total, nfreed);
 }
 
 bool mspan_is_allocated(const mspan *s, uint32_t idx)

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
+const char *zload_soname = "libz.so.1";
+
 static struct zlib_api api;
 static bool loaded; /* atomic: set once api is complete */
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
@@ -22,7 +24,7 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load(void)
 {
-	void *h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+	void *h = dlopen(zload_soname, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		const char *why = dlerror();
 		print_str("gort: zlib unavailable (");

@@ -35,6 +35,9 @@ GORT_HIDDEN const struct zlib_api *zload(void);
 /* The same without loading: NULL unless zload has succeeded.  For code
  * under a lock (the symbolizer calls zload before it takes its own). */
 GORT_HIDDEN const struct zlib_api *zloaded(void);
+/* The library zload opens; tests point it at one that does not exist to
+ * check the uncompressed fallback.  Read once, by the first zload. */
+GORT_HIDDEN extern const char *zload_soname;
 /* Zeroes *z and points its allocator at os_alloc. */
 GORT_HIDDEN void z_init(z_stream *z);
 

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "pprof.h"
+#include "zload.h"
 #include "symtab.h"
 #include "testing.h"
 
@@ -775,6 +776,50 @@ static int deleted_child(const char *path)
 	return 0;
 }
 
+/* Without zlib (zload.h): the same profile, written uncompressed. */
+static int no_zlib_child(const char *path)
+{
+	zload_soname = "libgort-test-no-such-zlib.so.1";
+	make_stacks();
+	pprof_builder *b = make_profile();
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (!b || fd < 0 || pprof_write_fd(b, fd) != 0)
+		return 4;
+	close(fd);
+	pprof_free(b);
+	return 0;
+}
+
+static void test_without_zlib(void)
+{
+	char prof[PATH_MAX];
+	snprintf(prof, sizeof prof, "/tmp/gort_test_pprof_raw_%d.pb", (int)getpid());
+	char exe[PATH_MAX];
+	exe_path(exe, sizeof exe);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(exe, exe, "--no-zlib-child", prof, (char *)NULL);
+		_exit(127);
+	}
+	int status = 0;
+	REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+	int fd = open(prof, O_RDONLY);
+	REQUIRE(fd >= 0);
+	static unsigned char buf[1 << 20];
+	ssize_t len = read(fd, buf, sizeof buf);
+	close(fd);
+	REQUIRE(len > 2);
+	CHECKF(!(buf[0] == 0x1f && buf[1] == 0x8b), "written gzipped without zlib?");
+	static struct profile p;
+	CHECK(decode(buf, (size_t)len, &p));
+	CHECK(p.nsamples == NSAMPLES);
+	if (have_go())
+		check_with_go(prof, false); /* pprof reads an uncompressed profile too */
+	unlink(prof);
+}
+
 static bool copy_self(const char *to)
 {
 	int in = open("/proc/self/exe", O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
@@ -857,6 +902,8 @@ int main(int argc, char **argv)
 {
 	if (argc > 2 && strcmp(argv[1], "--deleted-child") == 0)
 		return deleted_child(argv[2]);
+	if (argc > 2 && strcmp(argv[1], "--no-zlib-child") == 0)
+		return no_zlib_child(argv[2]);
 	RUN(test_write_and_decode);
 	if (have_go())
 		RUN(test_go_tool_pprof);
@@ -865,6 +912,7 @@ int main(int argc, char **argv)
 	RUN(test_misuse);
 	RUN(test_many_samples);
 	RUN(test_deleted_binary);
+	RUN(test_without_zlib);
 	unlink(profile_path);
 	TEST_EXIT();
 }

@@ -759,19 +759,27 @@ static void test_many_samples(void)
 }
 
 /* In the child: delete the executable, then write the profile to path. */
+/* A child's profile: the test's stacks, written to path. */
+static bool child_writes_profile(const char *path)
+{
+	make_stacks();
+	pprof_builder *b = make_profile();
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (!b || fd < 0 || pprof_write_fd(b, fd) != 0)
+		return false;
+	close(fd);
+	pprof_free(b);
+	return true;
+}
+
 static int deleted_child(const char *path)
 {
 	char exe[PATH_MAX];
 	exe_path(exe, sizeof exe);
 	if (unlink(exe) != 0)
 		return 3;
-	make_stacks();
-	pprof_builder *b = make_profile();
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (!b || fd < 0 || pprof_write_fd(b, fd) != 0)
+	if (!child_writes_profile(path))
 		return 4;
-	close(fd);
-	pprof_free(b);
 	printf("exe=%s\nleaf_line=%d\nother_line=%d\nmid_line=%d\n", exe, leaf_line, other_line, mid_line);
 	return 0;
 }
@@ -780,14 +788,7 @@ static int deleted_child(const char *path)
 static int no_zlib_child(const char *path)
 {
 	zload_soname = "libgort-test-no-such-zlib.so.1";
-	make_stacks();
-	pprof_builder *b = make_profile();
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (!b || fd < 0 || pprof_write_fd(b, fd) != 0)
-		return 4;
-	close(fd);
-	pprof_free(b);
-	return 0;
+	return child_writes_profile(path) ? 0 : 4;
 }
 
 static void test_without_zlib(void)

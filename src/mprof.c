@@ -92,7 +92,6 @@ intptr_t mprof_next_sample(void)
 
 /* --- Stacks */
 
-extern void *__libc_stack_end;
 static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
 
 /* The top of this thread's stack, found once per thread from the mapping

@@ -10,7 +10,9 @@
  *   freed_remote  freed by any other thread since the last sweep (atomic OR)
  * An object idx is allocated iff (idx < freeindex || alloc_bit) and neither
  * freed bit is set.  alloc_cache holds the complement of the alloc bits from
- * freeindex to the next multiple of 64, so the fast path is a ctz.
+ * freeindex to the next multiple of 64, so the fast path is a ctz; in a
+ * span of one word (nelems <= 64) it covers every slot, so a fast path
+ * that fails there means the span is dry.
  *
  * Sweeping (mspan_sweep) folds the freed bits into alloc_bits and resets
  * freeindex to 0; it is done by whoever holds the span exclusively:
@@ -37,7 +39,8 @@
  * state (atomic) says whether the span record describes live heap memory;
  * it is published last (release) when a span is made and cleared first when
  * it is freed, so lock-free readers (span_of, free) check it before trusting
- * the other fields.
+ * the other fields.  free reads it in one word (gate) with kind and the
+ * count of sampled objects.
  */
 #ifndef GORT_MSPAN_H
 #define GORT_MSPAN_H

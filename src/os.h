@@ -43,6 +43,8 @@ GORT_HIDDEN unsigned os_context_regs(const void *ucontext, uintptr_t *regs, unsi
 /* The calling thread's kernel id, and the bounds of its stack. */
 GORT_HIDDEN pid_t os_gettid(void);
 GORT_HIDDEN bool os_thread_stack(uintptr_t *lo, uintptr_t *hi);
+/* glibc's: the stack pointer where the program started (main stack). */
+extern void *__libc_stack_end;
 /* The end of the mapping holding addr (from /proc/self/maps, read with
  * system calls only: safe inside malloc, unlike pthread_getattr_np, which
  * allocates while holding the thread's lock); 0 if unknown. */

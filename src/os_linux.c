@@ -261,8 +261,6 @@ uintptr_t os_mapping_end(uintptr_t addr)
 	return maps_lookup(addr, &lo, &hi, &prev) ? hi : 0;
 }
 
-extern void *__libc_stack_end;
-
 /* The main thread's stack as glibc's pthread_getattr_np computes it (top:
  * the page above where the program started; size: the stack rlimit, cut
  * at the mapping below), without its stdio parse of /proc/self/maps. */

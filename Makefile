@@ -45,6 +45,10 @@ TEST_LDLIBS := -lz
 # program that never uses them no resident memory.
 HOT_SRCS := $(patsubst %,src/%.c,malloc free mcache mcentral mspan mheap pagealloc arena \
 	fixalloc sizeclass thread os_linux debugvars scavenge mstats fork mprof heapprofile cfi)
+# The empty _fini of the C start files would sit after all of it, and the
+# dynamic loader calls it at exit: no DT_FINI (destructors run from
+# .fini_array, which the start files put beside the hot code).
+SO_LDFLAGS := -Wl,-fini=gort_no_fini
 SRCS := $(HOT_SRCS) $(filter-out src/override.c $(HOT_SRCS),$(wildcard src/*.c))
 OBJS := $(SRCS:src/%.c=$(O)/obj/%.o)
 TEST_SRCS := $(wildcard tests/unit/*.c tests/stress/*.c tests/wrong/*.c)
@@ -71,13 +75,13 @@ $(O)/libgort.a: $(OBJS)
 	ar rcs $@ $^
 
 $(O)/libgort.so: $(OBJS)
-	$(CC) -shared $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared $(SO_LDFLAGS) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The drop-in malloc: the whole library plus the libc names.  Calls inside
 # it bind to its own definitions (-Bsymbolic-functions): malloc is a direct
 # jump to gort_malloc, and nothing loaded later can split the family.
 $(O)/libgort-malloc.so: $(O)/obj/override.o $(OBJS)
-	$(CC) -shared $(MODE_LDFLAGS) -Wl,-Bsymbolic-functions -o $@ $^ $(LDLIBS)
+	$(CC) -shared $(SO_LDFLAGS) $(MODE_LDFLAGS) -Wl,-Bsymbolic-functions -o $@ $^ $(LDLIBS)
 
 # Tests link the static library so that they can reach internal (hidden) names.
 $(O)/tests/%: tests/%.c tests/testing.h $(O)/libgort.a

@@ -16,7 +16,8 @@
 
 #define PERSISTENT_CHUNK_BYTES (256 << 10)
 #define PERSISTENT_DIRECT_BYTES (64 << 10) /* larger requests map their own memory */
-#define FIXALLOC_CHUNK_BYTES (16 << 10)
+#define FIXALLOC_FIRST_BYTES (1 << 10)  /* a fixalloc's first chunk; each next one doubles */
+#define FIXALLOC_CHUNK_BYTES (16 << 10) /* ... up to this */
 
 static pthread_mutex_t persistent_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *persistent_cur;
@@ -86,9 +87,17 @@ void *fixalloc_alloc(fixalloc *f, bool zero)
 			*(void **)p = NULL;
 	} else {
 		if (f->nchunk < f->size) {
-			f->chunk = persistent_alloc(FIXALLOC_CHUNK_BYTES, 64);
-			f->nchunk = FIXALLOC_CHUNK_BYTES;
-			f->sys += FIXALLOC_CHUNK_BYTES;
+			/* Small first chunks: the first records of every fixalloc
+			 * share the same few pages, so a small program touches
+			 * those rather than a page per kind of record. */
+			uintptr_t n = f->sys ? f->sys : FIXALLOC_FIRST_BYTES;
+			if (n > FIXALLOC_CHUNK_BYTES)
+				n = FIXALLOC_CHUNK_BYTES;
+			if (n < f->size)
+				n = f->size;
+			f->chunk = persistent_alloc(n, 64);
+			f->nchunk = n;
+			f->sys += n;
 		}
 		p = f->chunk; /* fresh: already zero */
 		f->chunk += f->size;

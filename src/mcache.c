@@ -230,7 +230,7 @@ void mcache_kept_free(mcache *c, mspan *s)
 
 void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
 {
-	unsigned cls = central->sizeclass;
+	unsigned cls = mcentral_manual_class(central);
 	mspan *s = *slot, *just = NULL;
 	if (s != &mspan_empty) {
 		/* A span of one bitmap word is dry when the fast path fails (its

@@ -14,17 +14,6 @@
 #include "scavenge.h"
 #include "sizeclass.h"
 
-void mcentral_init(mcentral *c, unsigned sizeclass, unsigned spanclass, unsigned kind)
-{
-	c->lock = (spinlock)SPINLOCK_INIT;
-	c->tail = NULL;
-	c->partial = NULL;
-	c->npartial = 0;
-	c->sizeclass = (uint8_t)sizeclass;
-	c->spanclass = (uint8_t)spanclass;
-	c->kind = (uint8_t)kind;
-}
-
 /* The list is FIFO: a span pushed long ago has had the longest time to
  * collect further frees, so popping the oldest hands out the most slots
  * per trip through the lock. */
@@ -116,9 +105,8 @@ mspan *mcentral_cache_span(mcentral *c, struct mcache *owner)
 		store_seqcst(&s->where, SPAN_CACHED);
 		return s;
 	}
-	unsigned cls = c->sizeclass;
-	uintptr_t npages = c->kind == SPAN_MANUAL ? manual_allocnpages[cls] : class_to_allocnpages[cls];
-	mspan *s = mheap_alloc_span(npages, cls, c->spanclass, c->kind);
+	unsigned cls = mcentral_manual_class(c);
+	mspan *s = mheap_alloc_span(manual_allocnpages[cls], cls, cls << 1 | 1, SPAN_MANUAL);
 	if (!s)
 		return NULL;
 	s->central = c;

@@ -26,14 +26,13 @@ typedef struct mcentral {
 	 * by sweepgen parity: [gc_swept_index()] swept this cycle, the other
 	 * unswept.  partial: some slot free; full: none. */
 	mspan *gcpartial[2], *gcfull[2];
-	uint8_t sizeclass;
-	uint8_t spanclass;
-	uint8_t kind;        /* enum mspan_kind */
+	/* No class fields: a list's class is its place in mheap_ (mheap.h),
+	 * so a list starts as zeroes and the lists of classes a program never
+	 * uses are never written, and cost it no memory. */
 } GORT_ALIGNED_CL mcentral;
 
 struct mcache;
 
-GORT_HIDDEN void mcentral_init(mcentral *c, unsigned sizeclass, unsigned spanclass, unsigned kind);
 /* A swept span with at least one free slot, now CACHED by owner; NULL when
  * the heap is out of memory. */
 GORT_HIDDEN mspan *mcentral_cache_span(mcentral *c, struct mcache *owner);

@@ -55,10 +55,6 @@ static void heap_init_once(void)
 		/* Sizes in whole cache lines keep records line-aligned. */
 		fixalloc_init(&mheap_.spanalloc[b],
 			      align_up(sizeof(mspan) + 3 * sizeof(uint64_t) * (1u << b), GORT_CACHELINE));
-	for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++)
-		mcentral_init(&mheap_.central_manual[c], c, c << 1 | 1, SPAN_MANUAL);
-	for (unsigned spc = 0; spc < NUM_SPAN_CLASSES; spc++)
-		mcentral_init(&mheap_.central_gc[spc], spc >> 1, spc, SPAN_GC);
 	mcache_global_init();
 }
 

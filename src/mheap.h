@@ -32,7 +32,17 @@ struct mheap {
 
 GORT_HIDDEN extern struct mheap mheap_;
 
-/* Initialises the heap once (knobs, tables, central lists); idempotent. */
+/* The class of a central list, from its place in mheap_. */
+GORT_INLINE unsigned mcentral_manual_class(const mcentral *c)
+{
+	return (unsigned)(c - mheap_.central_manual);
+}
+GORT_INLINE unsigned mcentral_gc_spanclass(const mcentral *c)
+{
+	return (unsigned)(c - mheap_.central_gc);
+}
+
+/* Initialises the heap once (knobs, tables, span records); idempotent. */
 GORT_HIDDEN void mheap_init(void);
 /* Set once the library's constructor has run (libc is fully up): until
  * then gort calls nothing that might allocate or load code. */

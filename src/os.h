@@ -35,6 +35,8 @@ GORT_HIDDEN uint64_t os_rss_bytes(void);
 GORT_HIDDEN int64_t os_nanotime(void);
 GORT_HIDDEN int64_t os_thread_cputime_ns(void);
 GORT_HIDDEN uintptr_t os_phys_page_bytes(void);
+/* CPUs this process may run on (its affinity mask, as Go counts them); >= 1. */
+GORT_HIDDEN unsigned os_ncpu(void);
 /* From a signal handler's ucontext: copies the interrupted general
  * registers into regs (at most max words; returns how many) and stores the
  * lowest stack address that may hold live data (the stack pointer, less

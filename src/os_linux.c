@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -101,7 +102,7 @@ uint64_t os_rss_bytes(void)
 	while (*s == ' ')
 		s++;
 	uint64_t resident = parse_u64(s, &s);
-	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
+	return resident * (uint64_t)os_phys_page_bytes();
 }
 
 int64_t os_nanotime(void)
@@ -118,9 +119,22 @@ int64_t os_thread_cputime_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+unsigned os_ncpu(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0) {
+		int n = CPU_COUNT(&set);
+		if (n > 0)
+			return (unsigned)n;
+	}
+	return 1;
+}
+
 uintptr_t os_phys_page_bytes(void)
 {
-	return (uintptr_t)sysconf(_SC_PAGESIZE);
+	/* Not sysconf: its jump table would fault 64 KiB of libc's read-only
+	 * data into a program that may never touch it. */
+	return (uintptr_t)getpagesize();
 }
 
 /* The environment as the kernel gave it, for a first call into gort that

@@ -26,7 +26,6 @@
 #include "scavenge.h"
 #include "os.h"
 
-#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -100,22 +99,11 @@ bool pacer_parse_memlimit(const char *s, int64_t *out)
 	return true;
 }
 
-static unsigned ncpu(void)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) == 0) {
-		int n = CPU_COUNT(&set);
-		if (n > 0)
-			return (unsigned)n;
-	}
-	return 1;
-}
-
 void pacer_init(void)
 {
 	gc.gc_percent = 100;
 	gc.memory_limit = INT64_MAX;
-	gc.nproc = ncpu();
+	gc.nproc = os_ncpu();
 	const char *v = os_getenv("GORTGC");
 	if (v && !pacer_parse_gogc(v, &gc.gc_percent))
 		report_bad("GORTGC", v, "100");

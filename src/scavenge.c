@@ -173,9 +173,7 @@ static void trace(uintptr_t released, int64_t worked_ns, bool forced)
 
 static void *scavenger_main(void *arg)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if (ncpu < 1)
-		ncpu = 1;
+	long ncpu = (long)os_ncpu();
 	int64_t sleep_ns = 0;
 	for (;;) {
 		mutex_lock(&scav_lock);

@@ -241,8 +241,8 @@ mspan *gc_cache_span(mcentral *c, mcache *owner)
 		s = NULL;
 	}
 	if (!s) {
-		unsigned cls = c->sizeclass;
-		s = mheap_alloc_span(class_to_allocnpages[cls], cls, c->spanclass, SPAN_GC);
+		unsigned spc = mcentral_gc_spanclass(c), cls = spc >> 1;
+		s = mheap_alloc_span(class_to_allocnpages[cls], cls, spc, SPAN_GC);
 		if (!s)
 			return NULL;
 		s->central = c;

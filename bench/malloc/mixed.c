@@ -13,6 +13,8 @@
  * Each thread does a fixed amount of work (times SCALE); the run ends when
  * the last one does.
  * Usage: mixed [scale=2]
+ * MIXED_JOBS=random,large,... runs only the named jobs (producer and consumer
+ * go together), to see what one job costs.
  */
 #include <pthread.h>
 
@@ -215,18 +217,31 @@ int main(int argc, char **argv)
 {
 	void *(*job[])(void *) = {t_small, t_random, t_large, t_realloc,
 				  t_calloc, t_aligned, t_producer, t_consumer};
+	static const char *name[] = {"small", "random", "large", "realloc",
+				     "calloc", "aligned", "producer", "producer"};
 	enum { N = sizeof job / sizeof job[0] };
 	pthread_t t[N];
+	int run[N];
 	unsigned long sum = 0;
+	const char *only = getenv("MIXED_JOBS");
 
 	scale = mb_arg(argc, argv, 1, 2);
-	for (int i = 0; i < N; i++)
-		if (pthread_create(&t[i], NULL, job[i], NULL) != 0) {
+	for (int i = 0; i < N; i++) {
+		run[i] = 1;
+		if (only) {
+			const char *at = strstr(only, name[i]);
+			size_t len = strlen(name[i]);
+			run[i] = at && (at == only || at[-1] == ',') && (at[len] == ',' || !at[len]);
+		}
+		if (run[i] && pthread_create(&t[i], NULL, job[i], NULL) != 0) {
 			fprintf(stderr, "mixed: pthread_create failed\n");
 			return 1;
 		}
+	}
 	for (int i = 0; i < N; i++) {
 		void *r;
+		if (!run[i])
+			continue;
 		pthread_join(t[i], &r);
 		sum += (unsigned long)(uintptr_t)r;
 	}

@@ -38,8 +38,12 @@ long mprof_rate = MPROF_DEFAULT_RATE;
 
 static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define BUCKET_HASH_SIZE (1u << 14)
+/* The bucket table doubles with the buckets (Go's is fixed at 179999
+ * slots): a program with a few hundred buckets touches a few pages of it,
+ * not a page per bucket of a table sized for the largest. */
+#define BUCKET_HASH_MIN 1024
 static mbucket **buckhash; /* os_alloc'd on first use */
+static uintptr_t buckhash_cap, nbuckets;
 static mbucket *allbuckets;
 static uint32_t prof_cycle; /* collections whose mark has terminated */
 static bool prof_flushed;  /* future[prof_cycle % 3] already published */
@@ -396,16 +400,34 @@ static uint64_t stack_hash(const uintptr_t *stk, int n, uintptr_t size, const ch
 	return h ^ (h >> 29);
 }
 
+/* prof_lock held.  Rehashes every bucket into a table of cap slots;
+ * false (the old table kept) when it cannot be mapped. */
+static bool buckhash_resize(uintptr_t cap)
+{
+	mbucket **t = os_alloc(cap * sizeof *t);
+	if (!t)
+		return false;
+	for (mbucket *b = allbuckets; b; b = b->allnext) {
+		mbucket **head = &t[b->hash & (cap - 1)];
+		b->next = *head;
+		*head = b;
+	}
+	if (buckhash)
+		os_free(buckhash, buckhash_cap * sizeof *buckhash);
+	buckhash = t;
+	buckhash_cap = cap;
+	return true;
+}
+
 /* prof_lock held.  NULL only when out of metadata memory. */
 static mbucket *bucket_get(const uintptr_t *stk, int n, uintptr_t size, const char *type)
 {
-	if (!buckhash) {
-		buckhash = os_alloc(BUCKET_HASH_SIZE * sizeof *buckhash);
-		if (!buckhash)
-			return NULL;
-	}
+	if (!buckhash && !buckhash_resize(BUCKET_HASH_MIN))
+		return NULL;
+	if (nbuckets >= buckhash_cap)
+		buckhash_resize(buckhash_cap * 2); /* on failure chains just grow longer */
 	uint64_t h = stack_hash(stk, n, size, type);
-	mbucket **head = &buckhash[h & (BUCKET_HASH_SIZE - 1)];
+	mbucket **head = &buckhash[h & (buckhash_cap - 1)];
 	for (mbucket *b = *head; b; b = b->next)
 		if (b->hash == h && b->size == size && b->type == type && b->nstk == (uint32_t)n &&
 		    !memcmp(b->stk, stk, (size_t)n * sizeof *stk))
@@ -421,6 +443,7 @@ static mbucket *bucket_get(const uintptr_t *stk, int n, uintptr_t size, const ch
 	*head = b;
 	b->allnext = allbuckets;
 	store_release(&allbuckets, b);
+	nbuckets++;
 	return b;
 }
 

@@ -14,6 +14,9 @@
  *   samples; the unbiased estimate (Go's 1/(1 - e^(-size/rate)) scaling)
  *   must be within 12% of the truth (the sampling's relative standard
  *   deviation is 1/sqrt(2000) = 2.2%: 12% is over 5 deviations).
+ * - Thousands of buckets (40 stack depths x 60 size classes; the bucket
+ *   table doubles twice): each found again on a second round, none made
+ *   twice, every count exact.
  * - Rate 0 records nothing; GORTDEBUG=memprofilerate is obeyed.
  * - The text format: its header's totals equal the sums of its records.
  * The allocating functions keep frame pointers (the test is built with
@@ -21,6 +24,7 @@
  */
 #include "gort.h"
 #include "mprof.h"
+#include "sizeclass.h"
 #include "symtab.h"
 #include "testing.h"
 
@@ -305,6 +309,55 @@ static TEST_NOIPA void test_text_format(void)
 	free(buf);
 }
 
+/* depth frames of itself above the allocation: a stack per depth. */
+static TEST_NOIPA void *deep_site(int depth, size_t n)
+{
+	void *p = depth ? deep_site(depth - 1, n) : gort_malloc(n);
+	TEST_KEEP(p);
+	return p;
+}
+
+enum { DEEP_DEPTHS = 40, DEEP_SIZES = 60 };
+
+/* The buckets allocated from deep_site: how many, and whether each holds
+ * exactly want allocations. */
+static int deep_buckets(uint64_t want, bool *exact)
+{
+	int n = 0, found = 0;
+	mprof_lock();
+	for (const mbucket *b = mprof_buckets(); b && n < (int)(sizeof snap / sizeof snap[0]); b = b->allnext, n++) {
+		snap[n].b = b;
+		snap[n].r = b->active;
+	}
+	mprof_unlock();
+	*exact = true;
+	for (int i = 0; i < n; i++) {
+		if (snap[i].b->nstk == 0 || strcmp(func_of(snap[i].b->stk[0]), "deep_site") != 0)
+			continue;
+		found++;
+		if (snap[i].r.allocs != want || snap[i].r.frees != want)
+			*exact = false;
+	}
+	return found;
+}
+
+static TEST_NOIPA void test_many_buckets(void)
+{
+	gort_set_mem_profile_rate(1);
+	for (int round = 1; round <= 2; round++) {
+		for (int d = 0; d < DEEP_DEPTHS; d++)
+			for (int s = 0; s < DEEP_SIZES; s++)
+				gort_free(deep_site(d, class_to_size[s + 1])); /* 60 classes: 8 B .. 18 KiB */
+		bool exact;
+		int n = deep_buckets((uint64_t)round, &exact);
+		CHECKF(n == DEEP_DEPTHS * DEEP_SIZES, "round %d: %d buckets from deep_site, want %d", round, n,
+		       DEEP_DEPTHS * DEEP_SIZES);
+		CHECKF(exact, "round %d: a deep_site bucket does not hold exactly %d allocations and frees", round,
+		       round);
+	}
+	gort_set_mem_profile_rate(0);
+}
+
 int main(void)
 {
 	RUN(test_rate1_manual);
@@ -312,6 +365,7 @@ int main(void)
 	RUN(test_rate1_threads);
 	RUN(test_rate1_large_by_pages);
 	RUN(test_default_rate_unbiased);
+	RUN(test_many_buckets);
 	RUN(test_rate0);
 	RUN(test_text_format);
 	TEST_EXIT();

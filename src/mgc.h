@@ -86,6 +86,12 @@ GORT_HIDDEN void pacer_init(void);
 /* Go's GOGC and GOMEMLIMIT grammars; false for a bad value. */
 GORT_HIDDEN bool pacer_parse_gogc(const char *s, int *out);
 GORT_HIDDEN bool pacer_parse_memlimit(const char *s, int64_t *out);
+/* Sets the memory limit from GORTMEMLIMIT's value v (read with the heap,
+ * so that the malloc face obeys it too); a bad value is reported. */
+GORT_HIDDEN void pacer_init_limit(const char *v);
+/* Memory the runtime holds besides heap pages (metadata), which counts
+ * against the memory limit. */
+GORT_HIDDEN uint64_t pacer_runtime_overhead(void);
 /* Returns free pages to the OS while the heap's resident memory exceeds
  * the memory limit (after sweeping has freed what it can). */
 GORT_HIDDEN void pacer_enforce_limit(void);

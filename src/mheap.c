@@ -16,6 +16,8 @@
 #include "debugvars.h"
 #include "fork.h"
 #include "mcache.h"
+#include "mgc.h"
+#include "os.h"
 #include "scavenge.h"
 #include "sizeclass.h"
 
@@ -48,6 +50,9 @@ static void heap_init_once(void)
 {
 	cpu_init();
 	debugvars_init();
+	const char *limit = os_getenv("GORTMEMLIMIT");
+	if (limit)
+		pacer_init_limit(limit);
 	if (debug.memprofilerate >= 0)
 		store_relaxed(&mprof_rate, (long)debug.memprofilerate);
 	pagealloc_init(&mheap_.pages);
@@ -127,6 +132,21 @@ static mspan *span_publish(mspan *s, uintptr_t base, uintptr_t npages, unsigned 
 	return s;
 }
 
+/* Heap lock held, after an allocation.  Under a memory limit, the bytes
+ * by which pages in use or free but not released, with the runtime's
+ * metadata, now exceed it (Go's allocation-time scavenging: released
+ * pages just put back in use are paid for with other free pages). */
+static uintptr_t limit_overage_locked(void)
+{
+	int64_t limit = load_relaxed(&gc.memory_limit);
+	if (likely(limit == INT64_MAX))
+		return 0;
+	uint64_t ready = (uint64_t)(pagealloc_total_pages(&mheap_.pages) - pagealloc_scavenged_pages(&mheap_.pages)) *
+				 PAGE_BYTES +
+			 pacer_runtime_overhead();
+	return ready > (uint64_t)limit ? (uintptr_t)(ready - (uint64_t)limit) : 0;
+}
+
 mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass, unsigned kind)
 {
 	unsigned b = bucket_for(sizeclass ? span_nelems(sizeclass, npages) : 1);
@@ -139,7 +159,10 @@ mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass
 	}
 	mspan *s = fixalloc_alloc(&mheap_.spanalloc[b], false);
 	mheap_.spans_inuse[sizeclass]++;
+	uintptr_t over = limit_overage_locked();
 	mutex_unlock(&mheap_.lock);
+	if (unlikely(over))
+		scavenge(over, true);
 	scavenger_kick(); /* once the heap has given memory back */
 	s->bucket = (uint8_t)b;
 	/* Released pages read as zero only when they went back with DONTNEED. */
@@ -166,7 +189,10 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 		pagealloc_free(&mheap_.pages, aligned + npages * PAGE_BYTES, tail);
 	mspan *s = fixalloc_alloc(&mheap_.spanalloc[0], false);
 	mheap_.spans_inuse[0]++;
+	uintptr_t over = limit_overage_locked();
 	mutex_unlock(&mheap_.lock);
+	if (unlikely(over))
+		scavenge(over, true);
 	scavenger_kick();
 	s->bucket = 0;
 	return span_publish(s, aligned, npages, 0, kind == SPAN_MANUAL ? 1 : 0, kind,

@@ -99,17 +99,29 @@ bool pacer_parse_memlimit(const char *s, int64_t *out)
 	return true;
 }
 
+void pacer_init_limit(const char *v)
+{
+	int64_t limit;
+	if (pacer_parse_memlimit(v, &limit))
+		store_relaxed(&gc.memory_limit, limit);
+	else
+		report_bad("GORTMEMLIMIT", v, "off");
+}
+
+uint64_t pacer_runtime_overhead(void)
+{
+	return persistent_sys_bytes() + (uint64_t)arena_heap_bytes() / 64; /* + heap bits */
+}
+
 void pacer_init(void)
 {
+	/* GORTMEMLIMIT was read with the heap (mheap.c): the malloc face
+	 * obeys it too. */
 	gc.gc_percent = 100;
-	gc.memory_limit = INT64_MAX;
 	gc.nproc = os_ncpu();
 	const char *v = os_getenv("GORTGC");
 	if (v && !pacer_parse_gogc(v, &gc.gc_percent))
 		report_bad("GORTGC", v, "100");
-	v = os_getenv("GORTMEMLIMIT");
-	if (v && !pacer_parse_memlimit(v, &gc.memory_limit))
-		report_bad("GORTMEMLIMIT", v, "off");
 	v = os_getenv("GORTMAXPROCS");
 	if (v) {
 		uint64_t n;
@@ -136,7 +148,7 @@ void pacer_commit(void)
 	if (gc.memory_limit != INT64_MAX) {
 		/* What the runtime holds besides heap objects counts against
 		 * the limit too. */
-		uint64_t overhead = persistent_sys_bytes() + (uint64_t)arena_heap_bytes() / 64; /* + heap bits */
+		uint64_t overhead = pacer_runtime_overhead();
 		uint64_t lim = (uint64_t)gc.memory_limit > overhead ? (uint64_t)gc.memory_limit - overhead : 0;
 		lim -= lim / 20; /* room for fragmentation: live bytes are not pages */
 		/* Below the live heap the limit cannot be met; collect every
@@ -180,11 +192,12 @@ void pacer_enforce_limit(void)
 	if (limit == INT64_MAX)
 		return;
 	/* Memory the heap keeps resident: pages in use and free pages not
-	 * yet returned, plus the runtime's own; release free pages until
-	 * that fits under the limit (Go's memory-limit scavenging). */
+	 * yet returned (idle counts only those), plus the runtime's own;
+	 * release free pages until that fits under the limit (Go's
+	 * memory-limit scavenging). */
 	uintptr_t inuse, idle, released;
 	mheap_page_counts(&inuse, &idle, &released);
-	uint64_t resident = (uint64_t)(inuse + idle - released) * PAGE_BYTES + persistent_sys_bytes();
+	uint64_t resident = (uint64_t)(inuse + idle) * PAGE_BYTES + pacer_runtime_overhead();
 	if (resident > (uint64_t)limit)
 		scavenge(resident - (uint64_t)limit, true);
 }

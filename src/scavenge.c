@@ -1,9 +1,13 @@
 /*
  * scavenge.c: the background scavenger and gort_free_os_memory.
  *
- * Goal (Go's retainExtraPercent): keep free-but-resident pages at no more
- * than 10% of the in-use heap; everything beyond goes back to the kernel
- * with MADV_DONTNEED (MADV_FREE under GORTDEBUG=madvdontneed=0).
+ * Goals (Go's retainExtraPercent and reduceExtraPercent): keep free but
+ * resident pages at no more than 10% of the in-use heap, and under a
+ * memory limit everything ready (pages in use, free pages not released,
+ * metadata) under 95% of it; everything beyond goes back to the kernel
+ * with MADV_DONTNEED (MADV_FREE under GORTDEBUG=madvdontneed=0).  An
+ * allocation that would take the heap over the limit releases the excess
+ * itself (mheap.c).
  * Pacing (Go's scavengePercent): the thread works in bursts of at most
  * 1 ms of its own CPU time, then sleeps long enough that it uses about 1%
  * of the machine's CPU.  It also plays the part of Go's background sweeper
@@ -39,6 +43,7 @@
 #define SCAVENGE_BURST_NS 1000000        /* CPU time per burst */
 #define SCAVENGE_PERCENT 1               /* target share of total CPU */
 #define SCAVENGE_RETAIN_PERCENT 10       /* free pages kept resident, % of in use */
+#define SCAVENGE_REDUCE_PERCENT 5        /* under a memory limit: keep 5% of it free */
 #define SCAVENGE_PERIOD_NS 10000000000LL /* idle backstop re-check interval */
 #define SCAVENGE_WAKE_PUSHES 64          /* spans listed before a parked scavenger is woken */
 
@@ -64,6 +69,16 @@ uintptr_t scavenge_goal_idle_bytes(uintptr_t inuse_bytes)
 		uint64_t retain = goal + goal / 100 * SCAVENGE_RETAIN_PERCENT;
 		if (retain > inuse_bytes && retain - inuse_bytes > keep)
 			keep = (uintptr_t)(retain - inuse_bytes);
+	}
+	/* Under a memory limit, Go's second goal: everything the heap keeps
+	 * ready at most 95% of it. */
+	int64_t limit = load_relaxed(&gc.memory_limit);
+	if (limit != INT64_MAX) {
+		uint64_t room = (uint64_t)limit - (uint64_t)limit / 100 * SCAVENGE_REDUCE_PERCENT;
+		uint64_t used = inuse_bytes + pacer_runtime_overhead();
+		uint64_t allowed = room > used ? room - used : 0;
+		if (allowed < keep)
+			keep = (uintptr_t)allowed;
 	}
 	return align_up(keep, PAGE_BYTES);
 }

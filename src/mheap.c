@@ -20,6 +20,7 @@
 #include "os.h"
 #include "scavenge.h"
 #include "sizeclass.h"
+#include "thread.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -80,6 +81,7 @@ static __attribute__((constructor)) void mheap_start(void)
 {
 	mheap_init();
 	fork_init();
+	thread_watch_main();
 	heapprofile_init();
 	store_release(&gort_started, true);
 }

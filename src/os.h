@@ -44,6 +44,9 @@ GORT_HIDDEN unsigned os_ncpu(void);
 GORT_HIDDEN unsigned os_context_regs(const void *ucontext, uintptr_t *regs, unsigned max, uintptr_t *sp);
 /* The calling thread's kernel id, and the bounds of its stack. */
 GORT_HIDDEN pid_t os_gettid(void);
+/* Whether the process has a thread, not a zombie, whose id is not one of
+ * skip[0..nskip); true when it cannot tell (/proc unreadable). */
+GORT_HIDDEN bool os_other_threads_live(const pid_t *skip, unsigned nskip);
 GORT_HIDDEN bool os_thread_stack(uintptr_t *lo, uintptr_t *hi);
 /* glibc's: the stack pointer where the program started (main stack). */
 extern void *__libc_stack_end;

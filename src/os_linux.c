@@ -196,6 +196,71 @@ unsigned os_context_regs(const void *ucontext, uintptr_t *regs, unsigned max, ui
 	return n;
 }
 
+/* The state letter of thread name (a decimal id) of the task directory
+ * dfd, or 0 when it has gone. */
+static char task_state(int dfd, const char *name)
+{
+	char path[32], buf[512];
+	size_t len = strlen(name);
+	if (len > sizeof path - 6)
+		return 0;
+	memcpy(path, name, len);
+	memcpy(path + len, "/stat", 6);
+	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')'); /* the name may hold anything but ends there */
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+bool os_other_threads_live(const pid_t *skip, unsigned nskip)
+{
+	int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return true;
+	bool live = false;
+	char buf[4096] __attribute__((aligned(8)));
+	for (;;) {
+		long n = syscall(SYS_getdents64, dfd, buf, sizeof buf);
+		if (n <= 0) {
+			live |= n < 0;
+			break;
+		}
+		for (long off = 0; off < n && !live;) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(buf + off);
+			off += d->reclen;
+			pid_t tid = 0;
+			const char *c = d->name;
+			if (*c < '0' || *c > '9')
+				continue;
+			while (*c >= '0' && *c <= '9')
+				tid = tid * 10 + (*c++ - '0');
+			bool ours = false;
+			for (unsigned i = 0; i < nskip && !ours; i++)
+				ours = skip[i] == tid;
+			if (ours)
+				continue;
+			char st = task_state(dfd, d->name);
+			live = st != 0 && st != 'Z' && st != 'X';
+		}
+		if (live)
+			break;
+	}
+	close(dfd);
+	return live;
+}
+
 pid_t os_gettid(void)
 {
 	return (pid_t)syscall(SYS_gettid);

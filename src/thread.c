@@ -33,6 +33,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SIG_SUSPEND SIGPWR
@@ -121,10 +123,14 @@ static void resume_handler(int sig)
 	/* Only wakes sigsuspend in suspend_handler. */
 }
 
+static void runtime_threads_fork_child(void);
+static void watch_thread_ends(void);
+
 static void thread_destroy(void *arg)
 {
 	if (self_thread)
 		thread_unregister();
+	watch_thread_ends();
 }
 
 static void thread_init_once(void)
@@ -271,6 +277,7 @@ void thread_fork_unlock(bool child)
 			self_thread->next = self_thread->prev = NULL;
 			self_thread->tid = os_gettid();
 		}
+		runtime_threads_fork_child();
 	}
 	pthread_mutex_unlock(&thread_lock);
 }
@@ -319,7 +326,160 @@ static pthread_create_fn real_pthread_create(void)
 	return f;
 }
 
-int thread_create_internal(pthread_t *t, void *(*fn)(void *), void *arg)
+/* --- The program's last thread ----------------------------------------
+ *
+ * A process ends when its last thread does (as if that thread called
+ * exit(0)), but the runtime's threads (scavenger, sweeper, markers,
+ * finalizer, profile writer) never end, so a program whose main thread
+ * leaves by pthread_exit would live on after its last thread, forever.
+ * So runtime threads record their ids, and once the main thread has left
+ * that way (a key destructor tells) and a runtime thread exists, a watcher
+ * (itself a runtime thread) looks at the process's threads and calls
+ * exit(0) when only runtime threads and zombies are left.  It looks again
+ * soon after any registered thread ends (every thread the program starts
+ * with pthread_create is registered), and otherwise at intervals that
+ * double up to a second, for threads started some other way.  A slot is cleared before its thread ends, so an id the
+ * kernel gives to a new thread of the program is never taken for ours;
+ * a thread the watcher cannot place counts as the program's (the safe
+ * side: at worst the old behaviour). */
+
+#define RUNTIME_THREADS_MAX 128
+#define WATCH_MAX_MS 1000
+
+static struct {
+	void *(*fn)(void *);
+	void *arg;
+} rt_start[RUNTIME_THREADS_MAX];
+static uint8_t rt_used[RUNTIME_THREADS_MAX]; /* atomic: slot claimed */
+static pid_t rt_tid[RUNTIME_THREADS_MAX];    /* atomic: 0 until the thread runs */
+static bool main_gone;                        /* atomic */
+static int watcher_started;                   /* atomic */
+static pthread_key_t main_key;
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_cond;             /* CLOCK_MONOTONIC; set up by the watcher's starter */
+static bool watch_kicked;                     /* watch_lock */
+
+static int create_runtime(pthread_t *t, void *(*fn)(void *), void *arg);
+
+static void *runtime_thread(void *p)
+{
+	unsigned i = (unsigned)(uintptr_t)p;
+	void *(*fn)(void *) = rt_start[i].fn;
+	void *arg = rt_start[i].arg;
+	store_release(&rt_tid[i], os_gettid());
+	void *r = fn(arg);
+	store_release(&rt_tid[i], 0);
+	store_release(&rt_used[i], 0);
+	return r;
+}
+
+static void *exit_watcher(void *arg)
+{
+	(void)arg;
+	pid_t ours[RUNTIME_THREADS_MAX];
+	unsigned ms = 1;
+	for (;;) {
+		unsigned n = 0;
+		for (unsigned i = 0; i < RUNTIME_THREADS_MAX; i++) {
+			pid_t tid = load_acquire(&rt_tid[i]);
+			if (tid)
+				ours[n++] = tid;
+		}
+		if (!os_other_threads_live(ours, n))
+			exit(0); /* what the last thread's exit would have done */
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (long)(ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		mutex_lock(&watch_lock);
+		if (!watch_kicked)
+			pthread_cond_timedwait(&watch_cond, &watch_lock, &ts);
+		bool kicked = watch_kicked;
+		watch_kicked = false;
+		mutex_unlock(&watch_lock);
+		/* A thread that has just told us it ends is still running its
+		 * destructors: look again in a millisecond, then less often. */
+		ms = kicked ? 1 : ms < WATCH_MAX_MS ? ms * 2 : WATCH_MAX_MS;
+	}
+	return NULL;
+}
+
+/* A registered thread is ending (its key destructor): after the main
+ * thread has left, the watcher looks again. */
+static void watch_thread_ends(void)
+{
+	if (!load_acquire(&main_gone) || !load_acquire(&watcher_started))
+		return;
+	mutex_lock(&watch_lock);
+	watch_kicked = true;
+	pthread_cond_signal(&watch_cond);
+	mutex_unlock(&watch_lock);
+}
+
+static void start_watcher(void)
+{
+	int expect = 0;
+	if (!__atomic_compare_exchange_n(&watcher_started, &expect, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&watch_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_t t;
+	if (create_runtime(&t, exit_watcher, NULL) == 0)
+		pthread_detach(t);
+	else
+		store_release(&watcher_started, 0);
+}
+
+static bool runtime_threads_exist(void)
+{
+	for (unsigned i = 0; i < RUNTIME_THREADS_MAX; i++)
+		if (load_acquire(&rt_used[i]))
+			return true;
+	return false;
+}
+
+/* The main thread is leaving by pthread_exit (exit() runs no key
+ * destructors).  Told by id, which also holds in a child forked from
+ * another thread. */
+static void main_left(void *arg)
+{
+	(void)arg;
+	if (os_gettid() != getpid())
+		return;
+	store_release(&main_gone, true);
+	if (runtime_threads_exist())
+		start_watcher();
+}
+
+/* The child has no runtime thread, and its one thread is its main
+ * thread. */
+static void runtime_threads_fork_child(void)
+{
+	for (unsigned i = 0; i < RUNTIME_THREADS_MAX; i++) {
+		store_relaxed(&rt_tid[i], 0);
+		store_relaxed(&rt_used[i], 0);
+	}
+	store_relaxed(&main_gone, false);
+	store_relaxed(&watcher_started, 0);
+	pthread_mutex_init(&watch_lock, NULL); /* the watcher, if any, is not here */
+	watch_kicked = false;
+	pthread_setspecific(main_key, (void *)1);
+}
+
+void thread_watch_main(void)
+{
+	if (pthread_key_create(&main_key, main_left) == 0)
+		pthread_setspecific(main_key, (void *)1);
+}
+
+static int create_runtime(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	/* Runtime threads start with the stop signals blocked: they are never
 	 * registered and never stopped. */
@@ -328,8 +488,28 @@ int thread_create_internal(pthread_t *t, void *(*fn)(void *), void *arg)
 	sigaddset(&block, SIG_SUSPEND);
 	sigaddset(&block, SIG_RESUME);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	int r = real_pthread_create()(t, NULL, fn, arg);
+	int r = -1;
+	for (unsigned i = 0; i < RUNTIME_THREADS_MAX && r < 0; i++) {
+		uint8_t expect = 0;
+		if (!__atomic_compare_exchange_n(&rt_used[i], &expect, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			continue;
+		rt_start[i].fn = fn;
+		rt_start[i].arg = arg;
+		r = real_pthread_create()(t, NULL, runtime_thread, (void *)(uintptr_t)i);
+		if (r != 0)
+			store_release(&rt_used[i], 0);
+	}
+	if (r < 0) /* every slot taken: an unrecorded thread (see above) */
+		r = real_pthread_create()(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+int thread_create_internal(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	int r = create_runtime(t, fn, arg);
+	if (r == 0 && load_acquire(&main_gone))
+		start_watcher(); /* the program's main thread has already left */
 	return r;
 }
 

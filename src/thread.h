@@ -66,6 +66,10 @@ GORT_HIDDEN void thread_for_each(void (*fn)(gthread *t, void *arg), void *arg);
 /* The caller's stack pointer, conservatively: an address below every frame
  * of the caller. */
 GORT_HIDDEN uintptr_t thread_current_sp(void);
+/* Called once, on the main thread, as the library starts: lets the
+ * process end when the program's last thread does, even with runtime
+ * threads alive (thread.c). */
+GORT_HIDDEN void thread_watch_main(void);
 /* Starts a runtime thread (never registered, stop signals blocked). */
 GORT_HIDDEN int thread_create_internal(pthread_t *t, void *(*fn)(void *), void *arg);
 /* Calls fn for the argument of every thread created but not yet registered

@@ -162,6 +162,16 @@ else
 	skip "c++ threads" "$progs/cxx_threads not built (g++ missing: apt-get install g++)"
 fi
 
+# Main leaves by pthread_exit while its threads work on (the process ends
+# with its last thread although gort's scavenger is running by then); a
+# timeout that kills (such a process has no thread left to take SIGTERM),
+# so that one that never ends fails instead of hanging.
+if [ -x "$progs/main_exit" ]; then
+	same "main thread leaves first" timeout -s KILL 60 "$progs/main_exit"
+else
+	skip "main thread leaves first" "$progs/main_exit not built (g++ missing: apt-get install g++)"
+fi
+
 # A real program's heap profile, read by the real go tool pprof.
 if ! have python3; then
 	skip "python3 heap profile" "python3 not installed"

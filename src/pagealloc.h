@@ -18,7 +18,7 @@
 #define PA_CHUNK_PAGES_LOG (PA_CHUNK_SHIFT - PAGE_SHIFT) /* 9 */
 #define PA_CHUNK_PAGES ((uintptr_t)1 << PA_CHUNK_PAGES_LOG)
 #define PA_CHUNK_WORDS (PA_CHUNK_PAGES / 64) /* 8 */
-#define PA_CHUNKS_LOG (HEAP_ADDR_BITS - PA_CHUNK_SHIFT) /* 26 */
+#define PA_CHUNKS_LOG (HEAP_ADDR_BITS - PA_CHUNK_SHIFT) /* 25 on x86-64, 26 on aarch64 */
 
 /* Chunk records live in a sparse two-level array. */
 #define PA_CHUNKS_L2_LOG 13
@@ -28,7 +28,7 @@
  * a root entry covers 16 GiB, a leaf entry one chunk. */
 #define PA_LEVELS 5
 #define PA_LEVEL_BITS 3
-#define PA_ROOT_LOG (PA_CHUNKS_LOG - (PA_LEVELS - 1) * PA_LEVEL_BITS) /* 14 */
+#define PA_ROOT_LOG (PA_CHUNKS_LOG - (PA_LEVELS - 1) * PA_LEVEL_BITS) /* 13 or 14 */
 
 /* Metadata is reserved in one block and mapped in granules of this size
  * (a multiple of any OS page size we run on). */

@@ -86,17 +86,26 @@ static uint64_t parse_u64(const char *s, const char **end)
 	return v;
 }
 
-uint64_t os_rss_bytes(void)
+/* A small file (path relative to dfd, or AT_FDCWD) read whole into buf
+ * and NUL-terminated: its length, or 0 when it cannot be read. */
+static size_t read_small_file(int dfd, const char *path, char *buf, size_t cap)
 {
-	char buf[128];
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
+	ssize_t n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;
+	return (size_t)n;
+}
+
+uint64_t os_rss_bytes(void)
+{
+	char buf[128];
+	if (!read_small_file(AT_FDCWD, "/proc/self/statm", buf, sizeof buf))
+		return 0;
 	const char *s = buf;
 	parse_u64(s, &s); /* size */
 	while (*s == ' ')
@@ -206,14 +215,8 @@ static char task_state(int dfd, const char *name)
 		return 0;
 	memcpy(path, name, len);
 	memcpy(path + len, "/stat", 6);
-	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!read_small_file(dfd, path, buf, sizeof buf))
 		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	const char *p = strrchr(buf, ')'); /* the name may hold anything but ends there */
 	return p && p[1] == ' ' ? p[2] : 0;
 }

@@ -94,10 +94,10 @@ static void fork_child(void)
 }
 
 #if defined(__GLIBC__)
-/* pthread_atfork is a stub in libc_nonshared.a that the linker places
- * after all of gort's code, so calling it maps that far page (and, by the
- * kernel's fault-around, the 64 KiB of cold code about it) into every
- * process.  It only forwards to the exported function it wraps. */
+/* pthread_atfork is a two-line wrapper in libc_nonshared.a that the
+ * linker places after all of gort's code, so calling it maps that far
+ * page (and, by the kernel's fault-around, the 64 KiB of cold code about
+ * it) into every process.  It only forwards to the exported function. */
 extern int __register_atfork(void (*)(void), void (*)(void), void (*)(void), void *);
 extern void *__dso_handle;
 #define register_atfork(prepare, parent, child) __register_atfork(prepare, parent, child, __dso_handle)

@@ -16,6 +16,10 @@
  * stopper never waits for a thread that is not there.  Threads unregister
  * themselves at exit (key destructor).  From Go's preemptM/suspendG and
  * bdwgc's pthread_stop_world, in gort's own terms.
+ *
+ * Also here: runtime threads (thread_create_internal) and the program's
+ * pthread_create, and the watcher that ends the process when the
+ * program's last thread has ended but runtime threads live on (below).
  */
 #include "thread.h"
 #include "gort.h"

@@ -34,7 +34,8 @@ typedef struct mcentral {
 struct mcache;
 
 /* A swept span with at least one free slot, now CACHED by owner; NULL when
- * the heap is out of memory. */
+ * the heap is out of memory.  The manual heap's lists only (the collected
+ * heap's go through gc_cache_span, sweep.c). */
 GORT_HIDDEN mspan *mcentral_cache_span(mcentral *c, struct mcache *owner);
 /* Takes back a span from its owning cache; the caller has swept it. */
 GORT_HIDDEN void mcentral_uncache_span(mcentral *c, mspan *s);

@@ -342,10 +342,11 @@ static pthread_create_fn real_pthread_create(void)
  * exit(0) when only runtime threads and zombies are left.  It looks again
  * soon after any registered thread ends (every thread the program starts
  * with pthread_create is registered), and otherwise at intervals that
- * double up to a second, for threads started some other way.  A slot is cleared before its thread ends, so an id the
- * kernel gives to a new thread of the program is never taken for ours;
- * a thread the watcher cannot place counts as the program's (the safe
- * side: at worst the old behaviour). */
+ * double up to a second, for threads started some other way.  A slot is
+ * cleared before its thread ends, so an id the kernel gives to a new
+ * thread of the program is never taken for ours; a thread the watcher
+ * cannot place counts as the program's (the safe side: at worst the old
+ * behaviour). */
 
 #define RUNTIME_THREADS_MAX 128
 #define WATCH_MAX_MS 1000

@@ -9,6 +9,8 @@
  *   free pages first (Go's allocation-time scavenging): a heap left with
  *   5 MiB of 256 KiB holes that then takes 10 MiB of 1 MiB blocks stays
  *   within the limit, where without one it keeps the holes.
+ * - The background scavenger's goal under a limit keeps everything ready
+ *   under 95% of it, below the usual 10% of the heap in use.
  * - A limit far above the heap releases nothing: a collection that
  *   frees several MiB leaves their pages free for reuse (the enforcement once
  *   subtracted released pages twice, wrapped around, and released every
@@ -17,6 +19,8 @@
  * the limit releases memory.
  */
 #include "gort.h"
+#include "mgc.h"
+#include "scavenge.h"
 #include "testing.h"
 
 #include <stdio.h>
@@ -81,6 +85,22 @@ static void test_manual_heap_under_limit(void)
 	       (double)with / MIB);
 }
 
+static void test_scavenger_goal(void)
+{
+	int64_t old = gort_set_memory_limit(INT64_MAX);
+	uintptr_t inuse = 16 * MIB;
+	uintptr_t without = scavenge_goal_idle_bytes(inuse);
+	gort_set_memory_limit(18 << 20);
+	uintptr_t with = scavenge_goal_idle_bytes(inuse);
+	uint64_t room = (uint64_t)(18 << 20) / 100 * 95, used = inuse + pacer_runtime_overhead();
+	uint64_t want = room > used ? room - used : 0;
+	CHECKF(without >= inuse / 10, "no limit: %zu KiB of free pages kept, want 10%% of 16 MiB", (size_t)without >> 10);
+	CHECKF(with <= want + 8192 && with < without,
+	       "an 18 MiB limit: %zu KiB of free pages kept, want at most %llu KiB (95%% of it less the heap in use)",
+	       (size_t)with >> 10, (unsigned long long)want >> 10);
+	gort_set_memory_limit(old);
+}
+
 static void *keep;
 
 static void test_high_limit_releases_nothing(void)
@@ -115,6 +135,7 @@ int main(int argc, char **argv)
 	}
 	RUN(test_env_limit);
 	RUN(test_manual_heap_under_limit);
+	RUN(test_scavenger_goal);
 	RUN(test_high_limit_releases_nothing);
 	TEST_EXIT();
 }

@@ -16,8 +16,10 @@
  *
  * When it has nothing to do it parks: it is woken when a span free leaves
  * the heap above its goal or when SCAVENGE_WAKE_PUSHES spans have been
- * listed centrally since its last pass, with a 10 s backstop for wake-ups
- * lost to the racy "parked" peek.
+ * listed centrally since its last pass.  Both events are also recorded
+ * (pushes_since_pass, excess_seen), and the thread looks at the record
+ * after saying it parks, so work that arrived during a pass is never left
+ * to the 10 s backstop.
  *
  * Releasing takes the heap lock only to pick a run (which the page
  * allocator then holds as "in use") and to give it back; the madvise call
@@ -94,6 +96,7 @@ static uintptr_t excess_locked(void)
 }
 
 static uint32_t pushes_since_pass; /* atomic: spans listed centrally since the last pass */
+static bool excess_seen;	   /* atomic: a span free left work since the last pass */
 /* Set (atomic) when the heap first has work for the scavenger: pages
  * freed or spans listed centrally.  A program that never gives memory
  * back never starts the thread (its stack and the libc code it runs cost
@@ -111,17 +114,23 @@ static void wake(void)
 void scavenger_note_push(void)
 {
 	/* Spans listed by frees may be empty: enough of them is work for the
-	 * reclaim pass.  Racy peek at parked, as below. */
+	 * reclaim pass.  Every push from the threshold on may wake (the one
+	 * that reached it may have found the scavenger busy).  Sequentially
+	 * consistent with the parking side, which reads the count after it
+	 * says it parks, so one of the two always sees the other. */
 	store_relaxed(&scav_wanted, true);
-	if (fetch_add_relaxed(&pushes_since_pass, 1) + 1 == SCAVENGE_WAKE_PUSHES && load_relaxed(&scav_parked))
+	if (__atomic_add_fetch(&pushes_since_pass, 1, __ATOMIC_SEQ_CST) >= SCAVENGE_WAKE_PUSHES &&
+	    load_seqcst(&scav_parked))
 		wake();
 }
 
 void scavenger_note_free_locked(void)
 {
 	store_relaxed(&scav_wanted, true);
-	/* Racy peek at parked: a missed wake-up is caught by the period. */
-	if (load_relaxed(&scav_parked) && excess_locked() >= SCAVENGE_CHUNK_BYTES)
+	if (excess_locked() < SCAVENGE_CHUNK_BYTES)
+		return;
+	store_seqcst(&excess_seen, true); /* as pushes_since_pass above */
+	if (load_seqcst(&scav_parked))
 		wake();
 }
 
@@ -202,15 +211,19 @@ static void *scavenger_main(void *arg)
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
 			}
-			store_relaxed(&scav_parked, sleep_ns == 0);
-			pthread_cond_timedwait(&scav_cond, &scav_lock, &ts);
-			store_relaxed(&scav_parked, false);
+			store_seqcst(&scav_parked, sleep_ns == 0);
+			/* Work that arrived while the last pass ran woke nobody. */
+			if (sleep_ns != 0 ||
+			    (load_seqcst(&pushes_since_pass) < SCAVENGE_WAKE_PUSHES && !load_seqcst(&excess_seen)))
+				pthread_cond_timedwait(&scav_cond, &scav_lock, &ts);
+			store_seqcst(&scav_parked, false);
 		}
 		scav_wake = false;
 		mutex_unlock(&scav_lock);
 
 		int64_t t0 = os_thread_cputime_ns();
-		store_relaxed(&pushes_since_pass, 0);
+		store_seqcst(&pushes_since_pass, 0);
+		store_seqcst(&excess_seen, false);
 		reclaim_central_spans(true);
 		uintptr_t released = 0, n;
 		while ((n = scavenge_one(SCAVENGE_CHUNK_BYTES / PAGE_BYTES, false)) != 0) {

@@ -6,6 +6,8 @@
  * visibly, and gort_free_os_memory must then release the rest.  A second
  * case does the same with MADV_FREE selected and checks the accounting
  * (MADV_FREE lowers RSS only under memory pressure, so RSS is not judged).
+ * A third frees only small objects and checks that the scavenger, started
+ * in the middle of the frees, comes back for their spans within seconds.
  */
 #include "gort.h"
 #include "debugvars.h"
@@ -123,7 +125,44 @@ static int madv_free_child(void)
 	return t_failed_case;
 }
 
+/* Runs in a child, so that the scavenger starts during its frees as in a
+ * fresh program: small objects only (no large free to wake it), 128 MiB
+ * freed by the thread that allocated them.  The spans they empty are
+ * listed centrally while the scavenger is starting or busy; it must still
+ * come back for them rather than park until its 10 s backstop. */
+static int small_only_child(void)
+{
+	enum { N = (128 << 20) / 3000 };
+	static void *objs[N];
+	for (size_t i = 0; i < N; i++) {
+		objs[i] = gort_malloc(3000);
+		memset(objs[i], 1, 3000);
+	}
+	gort_memstats m0, m;
+	gort_read_memstats(&m0);
+	for (size_t i = 0; i < N; i++)
+		gort_free(objs[i]);
+	int64_t t0 = os_nanotime();
+	do {
+		usleep(20000);
+		gort_read_memstats(&m);
+	} while (m.heap_released < m0.heap_released + (64 << 20) && os_nanotime() - t0 < 5000000000LL);
+	printf("    %.0f MiB released %.1f s after freeing 128 MiB of 3000-byte objects\n",
+	       mib(m.heap_released - m0.heap_released), (double)(os_nanotime() - t0) / 1e9);
+	CHECKF(m.heap_released >= m0.heap_released + (64 << 20), "only %.0f MiB released in 5 s",
+	       mib(m.heap_released - m0.heap_released));
+	return t_failed_case;
+}
+
 static const char *self;
+
+static void test_small_frees_wake(void)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd, "'%s' smallonly", self);
+	int rc = system(cmd);
+	CHECKF(rc == 0, "child exited with %d", rc);
+}
 
 static void test_madv_free(void)
 {
@@ -138,7 +177,10 @@ int main(int argc, char **argv)
 	self = argv[0];
 	if (argc > 1 && !strcmp(argv[1], "madvfree"))
 		return madv_free_child();
+	if (argc > 1 && !strcmp(argv[1], "smallonly"))
+		return small_only_child();
 	RUN(test_rss_falls);
 	RUN(test_madv_free);
+	RUN(test_small_frees_wake);
 	TEST_EXIT();
 }

@@ -364,6 +364,9 @@ void mcache_release_all(mcache *c)
 		}
 		c->nkept[i] = 0;
 	}
+	/* What other threads freed into our kept spans is free now: a program
+	 * may never allocate a span again to start the scavenger. */
+	scavenger_kick();
 	mutex_lock(&cache_lock); /* against a collector flushing every cache */
 	mcache_release_gc_locked(c);
 	mutex_unlock(&cache_lock);

@@ -7,13 +7,16 @@
  * case does the same with MADV_FREE selected and checks the accounting
  * (MADV_FREE lowers RSS only under memory pressure, so RSS is not judged).
  * A third frees only small objects and checks that the scavenger, started
- * in the middle of the frees, comes back for their spans within seconds.
+ * in the middle of the frees, comes back for their spans within seconds;
+ * a fourth, that spans freed by other threads go back once their owner
+ * exits.
  */
 #include "gort.h"
 #include "debugvars.h"
 #include "os.h"
 #include "testing.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #define TOTAL ((size_t)512 << 20)
@@ -154,7 +157,71 @@ static int small_only_child(void)
 	return t_failed_case;
 }
 
+/* Runs in a child, with no scavenger yet: a thread allocates 64 MiB of
+ * small objects and waits; the main thread frees them all (the spans stay
+ * the allocating thread's until it looks at them) and allocates nothing
+ * more.  When the thread exits, its spans are free, and they must go back
+ * to the kernel without another allocation to start the scavenger. */
+enum { XN = (64 << 20) / 3000 };
+static void *xobjs[XN];
+static int xstage;
+static pthread_mutex_t xmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t xcv = PTHREAD_COND_INITIALIZER;
+
+static void *x_alloc_then_wait(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < XN; i++) {
+		xobjs[i] = gort_malloc(3000);
+		memset(xobjs[i], 1, 3000);
+	}
+	pthread_mutex_lock(&xmu);
+	xstage = 1;
+	pthread_cond_broadcast(&xcv);
+	while (xstage != 2)
+		pthread_cond_wait(&xcv, &xmu);
+	pthread_mutex_unlock(&xmu);
+	return NULL;
+}
+
+static int thread_exit_child(void)
+{
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, x_alloc_then_wait, NULL) == 0);
+	pthread_mutex_lock(&xmu);
+	while (xstage != 1)
+		pthread_cond_wait(&xcv, &xmu);
+	pthread_mutex_unlock(&xmu);
+	gort_memstats m0, m;
+	gort_read_memstats(&m0);
+	for (size_t i = 0; i < XN; i++)
+		gort_free(xobjs[i]);
+	pthread_mutex_lock(&xmu);
+	xstage = 2;
+	pthread_cond_broadcast(&xcv);
+	pthread_mutex_unlock(&xmu);
+	pthread_join(t, NULL);
+	int64_t t0 = os_nanotime();
+	do {
+		usleep(20000);
+		gort_read_memstats(&m);
+	} while (m.heap_released < m0.heap_released + (32 << 20) && os_nanotime() - t0 < 5000000000LL);
+	printf("    %.0f MiB in use, %.0f MiB released %.1f s after the allocating thread exited\n",
+	       mib(m.heap_inuse), mib(m.heap_released - m0.heap_released), (double)(os_nanotime() - t0) / 1e9);
+	CHECKF(m.heap_released >= m0.heap_released + (32 << 20), "only %.0f MiB released in 5 s",
+	       mib(m.heap_released - m0.heap_released));
+	return t_failed_case;
+}
+
 static const char *self;
+
+static void test_thread_exit_releases(void)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd, "'%s' threadexit", self);
+	int rc = system(cmd);
+	CHECKF(rc == 0, "child exited with %d", rc);
+}
 
 static void test_small_frees_wake(void)
 {
@@ -179,8 +246,11 @@ int main(int argc, char **argv)
 		return madv_free_child();
 	if (argc > 1 && !strcmp(argv[1], "smallonly"))
 		return small_only_child();
+	if (argc > 1 && !strcmp(argv[1], "threadexit"))
+		return thread_exit_child();
 	RUN(test_rss_falls);
 	RUN(test_madv_free);
 	RUN(test_small_frees_wake);
+	RUN(test_thread_exit_releases);
 	TEST_EXIT();
 }

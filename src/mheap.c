@@ -208,8 +208,19 @@ void mheap_free_span(mspan *s)
 	 * late FULL->PARTIAL CAS from reviving the recycled record. */
 	store_seqcst(&s->where, 0);
 	store_release(&s->state, MSPAN_DEAD);
+	/* A huge block of the manual heap goes back to the kernel at once, as
+	 * glibc, jemalloc and mimalloc return blocks this size: the background
+	 * scavenger, paced at 1% CPU, would take seconds over it.  Its pages
+	 * are still in use for the page allocator, so nobody can take them
+	 * while the lock is not held. */
+	bool release = s->npages >= HUGE_RELEASE_PAGES && s->kind == SPAN_MANUAL;
+	if (release)
+		os_unused((void *)s->base, s->npages * PAGE_BYTES, load_relaxed(&debug.madvdontneed));
 	mutex_lock(&mheap_.lock);
-	pagealloc_free(&mheap_.pages, s->base, s->npages);
+	if (release)
+		pagealloc_scavenge_done(&mheap_.pages, s->base, s->npages);
+	else
+		pagealloc_free(&mheap_.pages, s->base, s->npages);
 	mheap_.spans_inuse[s->sizeclass]--;
 	fixalloc_free(&mheap_.spanalloc[s->bucket], s);
 	scavenger_note_free_locked();

@@ -53,6 +53,8 @@ GORT_HIDDEN mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsign
 /* A large span of npages whose base is aligned to align_bytes (a power of
  * two, at least PAGE_BYTES). */
 GORT_HIDDEN mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigned kind);
+/* Manual spans at least this big are released as they are freed. */
+#define HUGE_RELEASE_PAGES (((uintptr_t)32 << 20) / PAGE_BYTES)
 /* Returns s's pages to the page heap; s holds no live object. */
 GORT_HIDDEN void mheap_free_span(mspan *s);
 /* Page counts under the lock: in use, free (not released), released. */

@@ -3,6 +3,8 @@
  *
  * cache_lock guards the list of all caches, the cache fixalloc and the
  * totals of dead threads; it is a leaf except for persistent_lock.
+ * late_lock (the late cache of exiting threads) comes before every other
+ * lock: it is held across a refill.
  * Thread exit is caught with a pthread key destructor.
  */
 #include "crit.h"
@@ -15,6 +17,7 @@
 #include "scavenge.h"
 
 #include <pthread.h>
+#include <string.h>
 
 __thread mcache *mcache_tls __attribute__((tls_model("initial-exec"))) = &mcache_empty;
 mspan mspan_empty; /* alloc_cache 0, nelems 0: every fast path misses */
@@ -52,14 +55,12 @@ void mcache_global_init(void)
 		gort_throw("runtime: pthread_key_create failed");
 }
 
-mcache *mcache_self(void)
+/* A new cache on the list of all caches. */
+static mcache *cache_new(void)
 {
-	mcache *c = mcache_tls;
-	if (c != &mcache_empty)
-		return c;
 	mheap_init();
 	mutex_lock(&cache_lock);
-	c = fixalloc_alloc(&cachealloc, true);
+	mcache *c = fixalloc_alloc(&cachealloc, true);
 	c->allnext = allcaches;
 	if (allcaches)
 		allcaches->allprev = c;
@@ -67,9 +68,62 @@ mcache *mcache_self(void)
 	mutex_unlock(&cache_lock);
 	mcache_reset(c);
 	store_relaxed(&c->next_sample, mprof_next_sample());
+	return c;
+}
+
+mcache *mcache_self(void)
+{
+	mcache *c = mcache_tls;
+	if (c != &mcache_empty)
+		return c;
+	c = cache_new();
 	mcache_tls = c;
 	pthread_setspecific(cache_key, c);
 	return c;
+}
+
+/*
+ * After its cache's destructor has run, an exiting thread may still
+ * allocate: in key destructors that run after ours, or while ours starts
+ * the scavenger.  A cache made then would need another destructor round,
+ * which the last round does not get (it would be lost with its spans), so
+ * those allocations share one late cache under a lock instead.  Nobody
+ * owns its spans as a thread: every free into them is a remote free.
+ */
+static __thread bool cache_gone __attribute__((tls_model("initial-exec")));
+static __thread bool in_late __attribute__((tls_model("initial-exec")));
+static pthread_mutex_t late_lock = PTHREAD_MUTEX_INITIALIZER;
+static mcache *late_cache;
+
+bool mcache_thread_exited(void)
+{
+	return cache_gone;
+}
+
+bool mcache_in_late_alloc(void)
+{
+	return in_late;
+}
+
+void *mcache_alloc_late(unsigned cls, size_t size, bool zero)
+{
+	mutex_lock(&late_lock);
+	in_late = true;
+	if (!late_cache)
+		late_cache = cache_new();
+	mcache *c = late_cache;
+	mspan **slot = &c->manual[cls];
+	void *p = mspan_next_free_fast(*slot);
+	if (!p)
+		p = mcache_refill(c, slot, &mheap_.central_manual[cls]);
+	if (p) {
+		owner_add(&c->nmalloc[cls], 1);
+		if (zero && (*slot)->needzero)
+			memset(p, 0, size);
+	}
+	in_late = false;
+	mutex_unlock(&late_lock);
+	return p;
 }
 
 /* The kept lists (see mcache.h): circular, linked through next/prev. */
@@ -364,9 +418,6 @@ void mcache_release_all(mcache *c)
 		}
 		c->nkept[i] = 0;
 	}
-	/* What other threads freed into our kept spans is free now: a program
-	 * may never allocate a span again to start the scavenger. */
-	scavenger_kick();
 	mutex_lock(&cache_lock); /* against a collector flushing every cache */
 	mcache_release_gc_locked(c);
 	mutex_unlock(&cache_lock);
@@ -391,6 +442,11 @@ static void mcache_destroy(void *arg)
 		c->allnext->allprev = c->allprev;
 	fixalloc_free(&cachealloc, c);
 	mutex_unlock(&cache_lock);
+	cache_gone = true;
+	/* What other threads freed into our kept spans is free now, and the
+	 * program may never allocate a span again to start the scavenger.
+	 * Last: starting it allocates, and must not refill the cache above. */
+	scavenger_kick();
 }
 
 void mcache_reset_samples(void)
@@ -420,12 +476,14 @@ void *mprof_count_slow(void *p, uintptr_t size, const char *type, bool collected
 
 void mcache_fork_lock(void)
 {
+	mutex_lock(&late_lock);
 	mutex_lock(&cache_lock);
 }
 
 void mcache_fork_unlock(void)
 {
 	mutex_unlock(&cache_lock);
+	mutex_unlock(&late_lock);
 }
 
 void mcache_count_orphan_free(unsigned sizeclass)

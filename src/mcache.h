@@ -80,6 +80,13 @@ GORT_HIDDEN GORT_NOINLINE void *mprof_count_slow(void *p, uintptr_t size, const 
 GORT_HIDDEN void mcache_reset_samples(void);
 /* The calling thread's own cache, created if needed; NULL if out of memory. */
 GORT_HIDDEN mcache *mcache_self(void);
+/* True once the calling thread's cache has been destroyed (thread exit). */
+GORT_HIDDEN bool mcache_thread_exited(void);
+/* True inside mcache_alloc_late on this thread. */
+GORT_HIDDEN bool mcache_in_late_alloc(void);
+/* A small manual object of class cls for a thread whose cache is gone,
+ * from the shared late cache; NULL when out of memory. */
+GORT_HIDDEN void *mcache_alloc_late(unsigned cls, size_t size, bool zero);
 /* Slow path: the next object from *slot's span, refilling from the kept
  * list or central.  NULL when the heap is out of memory. */
 GORT_HIDDEN void *mcache_refill(mcache *c, mspan **slot, mcentral *central);

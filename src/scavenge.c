@@ -273,6 +273,9 @@ void scavenger_start(void)
 	 * which allocates (with gort as malloc) while this thread starts it. */
 	if (!load_acquire(&gort_started))
 		return;
+	/* Nor while holding the late cache's lock: pthread_create allocates. */
+	if (mcache_in_late_alloc())
+		return;
 	int expect = 0;
 	if (!__atomic_compare_exchange_n(&scav_state, &expect, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;

@@ -18,6 +18,7 @@
 #include "mcache.h"
 #include "mheap.h"
 #include "mprof.h"
+#include "os.h"
 #include "sizeclass.h"
 
 #include <errno.h>
@@ -66,7 +67,9 @@ GORT_INLINE void *malloc_small(size_t size, bool zero, void *fp)
 
 void *malloc_large(size_t size, size_t align, bool zero, void *fp)
 {
-	if (unlikely(size > MAX_ALLOC_BYTES)) {
+	/* Past RAM + swap a request cannot be met (glibc's mmap is refused
+	 * there too), and its page map alone (0.1%) could exhaust memory. */
+	if (unlikely(size > MAX_ALLOC_BYTES) || (size > ((size_t)1 << 30) && size > os_alloc_cap_bytes())) {
 		errno = ENOMEM;
 		return NULL;
 	}

@@ -24,6 +24,7 @@
 #include "mgc.h"
 #include "mheap.h"
 #include "mprof.h"
+#include "os.h"
 #include "sizeclass.h"
 #include "thread.h"
 
@@ -250,6 +251,8 @@ static GORT_NOINLINE void *alloc_large(size_t size, bool noscan, const gort_type
 {
 	if (unlikely(size > MAX_ALLOC_BYTES))
 		gort_throw("gort_alloc: size out of range");
+	if (size > ((size_t)1 << 30) && size > os_alloc_cap_bytes())
+		gc_throw_oom("gort_alloc", size); /* more than RAM + swap */
 	gc_prepare_thread();
 	uintptr_t npages = align_up(size, PAGE_BYTES) >> PAGE_SHIFT;
 	crit_enter();

@@ -29,6 +29,11 @@ GORT_HIDDEN void os_free(void *p, uintptr_t n);
  * reads as zero afterwards; with MADV_FREE it may keep old contents. */
 GORT_HIDDEN void os_unused(void *p, uintptr_t n, bool dontneed);
 
+/* The largest single allocation the heap accepts: RAM + swap, the bound
+ * Linux's default overcommit heuristic puts on one mmap (64 times that
+ * under vm.overcommit_memory=1, where only the heap's own page map, 0.1%
+ * of what is mapped, limits it).  Read once. */
+GORT_HIDDEN uint64_t os_alloc_cap_bytes(void);
 /* Resident set size of this process in bytes (from /proc/self/statm). */
 GORT_HIDDEN uint64_t os_rss_bytes(void);
 /* Monotonic and thread CPU clocks, in nanoseconds. */

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* pthread_getattr_np */
 #include "os.h"
+#include "atomic.h"
 #include "check.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <pthread.h>
 #include <sched.h>
@@ -99,6 +101,23 @@ static size_t read_small_file(int dfd, const char *path, char *buf, size_t cap)
 		return 0;
 	buf[n] = 0;
 	return (size_t)n;
+}
+
+uint64_t os_alloc_cap_bytes(void)
+{
+	static uint64_t cap; /* atomic; 0 until read */
+	uint64_t c = load_relaxed(&cap);
+	if (likely(c))
+		return c;
+	struct sysinfo si;
+	if (sysinfo(&si) != 0)
+		return UINT64_MAX;
+	c = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
+	char buf[16];
+	if (read_small_file(AT_FDCWD, "/proc/sys/vm/overcommit_memory", buf, sizeof buf) && buf[0] == '1')
+		c = c > UINT64_MAX / 64 ? UINT64_MAX : c * 64;
+	store_relaxed(&cap, c);
+	return c;
 }
 
 uint64_t os_rss_bytes(void)

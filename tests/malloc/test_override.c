@@ -12,6 +12,7 @@
 #include "testing.h"
 
 #include <errno.h>
+#include <sys/sysinfo.h>
 #include <gort.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -45,6 +46,7 @@ static void *(*volatile reallocarray_fn)(void *, size_t, size_t) = reallocarray;
 static void *(*volatile malloc_fn)(size_t) = malloc;
 static void *(*volatile calloc_fn)(size_t, size_t) = calloc;
 static void *(*volatile aligned_alloc_fn)(size_t, size_t) = aligned_alloc;
+static void *(*volatile realloc_fn)(void *, size_t) = realloc;
 
 static void test_sizes_and_errno(void)
 {
@@ -60,6 +62,27 @@ static void test_sizes_and_errno(void)
 	CHECK(malloc_fn(huge >> 2) == NULL && errno == ENOMEM);
 	errno = 0;
 	CHECK(calloc_fn(half, 4) == NULL && errno == ENOMEM);
+	/* Inside the heap's address range but past RAM + swap (32 TiB): NULL
+	 * at once, as glibc's mmap is refused, rather than a page map that
+	 * alone (0.1% of it) would exhaust memory and bring the OOM killer. */
+	struct sysinfo si;
+	REQUIRE(sysinfo(&si) == 0);
+	uint64_t ram_swap = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
+	size_t past = (size_t)1 << 45;
+	if (ram_swap < past / 64) {
+		errno = 0;
+		CHECK(malloc_fn(past) == NULL && errno == ENOMEM);
+		errno = 0;
+		CHECK(calloc_fn(past / 8, 8) == NULL && errno == ENOMEM);
+		void *keep = (void *)0x1234;
+		CHECK(posix_memalign(&keep, 1 << 20, past) == ENOMEM && keep == (void *)0x1234);
+		void *r = malloc(16);
+		errno = 0;
+		CHECK(realloc_fn(r, past) == NULL && errno == ENOMEM);
+		free(r);
+	} else {
+		printf("    SKIP: 32 TiB is within 64 x this machine's RAM + swap\n");
+	}
 
 	/* calloc zeroes even reused memory. */
 	unsigned char *d = malloc(200);

@@ -23,6 +23,7 @@
 
 #include <spawn.h>
 #include <stdint.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,6 +156,9 @@ static int child(const char *name)
 	} else if (!strcmp(name, "alloc_max")) {
 		say(NULL);
 		gort_alloc(SIZE_MAX, GORT_NOSCAN);
+	} else if (!strcmp(name, "alloc_past_ram")) {
+		say(NULL);
+		gort_alloc((size_t)1 << 45, GORT_NOSCAN); /* in range, past RAM + swap */
 	} else if (!strcmp(name, "fin_interior")) {
 		char *p = gort_alloc(64, 0);
 		say(p + 8);
@@ -267,6 +271,13 @@ static void test_size_overflow(void)
 	expect_fatal("array_overflow2", "gort_new_array: size overflow", 0);
 	expect_fatal("alloc_half", "gort_alloc: size out of range", 0);
 	expect_fatal("alloc_max", "gort_alloc: size out of range", 0);
+	/* Not an OOM kill: the runtime's own out-of-memory report. */
+	struct sysinfo si;
+	REQUIRE(sysinfo(&si) == 0);
+	if (((uint64_t)si.totalram + si.totalswap) * si.mem_unit < ((uint64_t)1 << 45) / 64)
+		expect_fatal("alloc_past_ram", "runtime: out of memory", 0);
+	else
+		printf("    SKIP: 32 TiB is within 64 x this machine's RAM + swap\n");
 }
 
 static void test_finalizer_not_at_start(void)

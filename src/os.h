@@ -34,6 +34,9 @@ GORT_HIDDEN void os_unused(void *p, uintptr_t n, bool dontneed);
  * under vm.overcommit_memory=1, where only the heap's own page map, 0.1%
  * of what is mapped, limits it).  Read once. */
 GORT_HIDDEN uint64_t os_alloc_cap_bytes(void);
+/* Whether thread tid of this process blocks signal sig (from its
+ * /proc status); false when that cannot be read. */
+GORT_HIDDEN bool os_thread_blocks_signal(pid_t tid, int sig);
 /* Resident set size of this process in bytes (from /proc/self/statm). */
 GORT_HIDDEN uint64_t os_rss_bytes(void);
 /* Monotonic and thread CPU clocks, in nanoseconds. */

@@ -120,6 +120,29 @@ uint64_t os_alloc_cap_bytes(void)
 	return c;
 }
 
+bool os_thread_blocks_signal(pid_t tid, int sig)
+{
+	char path[64] = "/proc/self/task/", digits[16], buf[2048];
+	size_t n = strlen(path), k = 0;
+	for (unsigned v = (unsigned)tid; k == 0 || v; v /= 10) /* no stdio here (below) */
+		digits[k++] = (char)('0' + v % 10);
+	while (k)
+		path[n++] = digits[--k];
+	memcpy(path + n, "/status", 8);
+	if (!read_small_file(AT_FDCWD, path, buf, sizeof buf))
+		return false;
+	const char *s = strstr(buf, "\nSigBlk:");
+	if (!s)
+		return false;
+	s += 9;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	uint64_t mask = 0;
+	for (; (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'); s++)
+		mask = mask << 4 | (uint64_t)(*s <= '9' ? *s - '0' : *s - 'a' + 10);
+	return (mask >> (sig - 1)) & 1;
+}
+
 uint64_t os_rss_bytes(void)
 {
 	char buf[128];

@@ -11,9 +11,13 @@
  *   starter: resume_epoch = stop_epoch; signal SIG_RESUME to each; unlock.
  * The epochs make back-to-back stops safe: a thread still leaving the
  * previous suspension sees the new stop as a pending SIG_SUSPEND (blocked
- * while in the handler) and serves it right after.  A thread whose id was
- * reused by an unregistered thread acknowledges without stopping, so the
- * stopper never waits for a thread that is not there.  Threads unregister
+ * while in the handler) and serves it right after.  They also let the
+ * stopper signal again a thread that has not acknowledged in 100 ms (a
+ * sanitizer may hold a signal back; the thread may have it blocked): a
+ * repeat of a stop already served is ignored, never acknowledged twice.
+ * A thread whose id was reused by an unregistered thread acknowledges
+ * without stopping, so the stopper never waits for a thread that is not
+ * there.  Threads unregister
  * themselves at exit (key destructor).  From Go's preemptM/suspendG and
  * bdwgc's pthread_stop_world, in gort's own terms.
  *
@@ -43,6 +47,8 @@
 
 #define SIG_SUSPEND SIGPWR
 #define SIG_RESUME SIGXCPU
+#define STW_RESEND_NS 100000000 /* a stop not acknowledged by then is signalled again */
+#define STW_WARN_WAITS 10        /* resends before the stopper says who holds it up */
 
 static pthread_mutex_t thread_lock = PTHREAD_MUTEX_INITIALIZER;
 static gthread *allthreads;
@@ -61,6 +67,10 @@ static void suspend_handler(int sig, siginfo_t *info, void *uctx)
 	int saved_errno = errno;
 	gthread *t = self_thread;
 	uint32_t epoch = load_acquire(&stop_epoch);
+	if (t && load_relaxed(&t->stop_epoch) == epoch) {
+		errno = saved_errno; /* a repeat of a stop already served */
+		return;
+	}
 	if (t && crit_depth > 0) {
 		/* Inside a critical section: stop at its end (crit.h). */
 		deferred_epoch = epoch;
@@ -226,11 +236,26 @@ gthread *thread_self(void)
 	return self_thread;
 }
 
+/* Once per stop that is slow to be acknowledged: which threads hold it up,
+ * and whether they block the stop signal (the program's doing: a GC
+ * cannot stop such a thread until it unblocks it). */
+static void warn_unacknowledged(uint32_t epoch)
+{
+	for (gthread *t = allthreads; t; t = t->next) {
+		if (t == self_thread || load_acquire(&t->stop_epoch) == epoch)
+			continue;
+		print_str("runtime: stop-the-world: thread ");
+		print_uint((uint64_t)t->tid);
+		print_str(os_thread_blocks_signal(t->tid, SIG_SUSPEND) ? " blocks SIGPWR; waiting for it to unblock it\n"
+								       : " has not stopped after 1 s; still waiting\n");
+	}
+}
+
 unsigned stw_stop(void)
 {
 	thread_init();
 	pthread_mutex_lock(&thread_lock);
-	fetch_add_acqrel(&stop_epoch, 1);
+	uint32_t epoch = fetch_add_acqrel(&stop_epoch, 1) + 1;
 	unsigned sent = 0;
 	pid_t pid = getpid();
 	for (gthread *t = allthreads; t; t = t->next) {
@@ -239,14 +264,39 @@ unsigned stw_stop(void)
 		if (syscall(SYS_tgkill, pid, t->tid, SIG_SUSPEND) == 0)
 			sent++;
 	}
-	for (unsigned i = 0; i < sent; i++)
-		while (sem_wait(&ack_sem) != 0 && errno == EINTR)
-			;
+	unsigned waits = 0;
+	for (unsigned got = 0; got < sent;) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += STW_RESEND_NS;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (sem_timedwait(&ack_sem, &ts) == 0) {
+			got++;
+			continue;
+		}
+		if (errno != ETIMEDOUT)
+			continue;
+		if (++waits == STW_WARN_WAITS)
+			warn_unacknowledged(epoch);
+		/* The kernel delivers every signal, but a sanitizer's runtime
+		 * may hold one back for good (ThreadSanitizer queues a signal
+		 * that lands just as a thread enters a blocking call): send it
+		 * again to whoever has not served this stop.  The handler
+		 * ignores a repeat of a stop it has served. */
+		for (gthread *t = allthreads; t; t = t->next)
+			if (t != self_thread && load_acquire(&t->stop_epoch) != epoch)
+				syscall(SYS_tgkill, pid, t->tid, SIG_SUSPEND);
+	}
 	return sent;
 }
 
 void stw_start(void)
 {
+	int extra = 0;
+	GORT_ASSERT(1, sem_getvalue(&ack_sem, &extra) == 0 && extra == 0);
 	store_release(&resume_epoch, load_relaxed(&stop_epoch));
 	pid_t pid = getpid();
 	for (gthread *t = allthreads; t; t = t->next)

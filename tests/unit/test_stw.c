@@ -6,12 +6,15 @@
  * stack pointer inside their stack and saved registers; they must not run
  * while stopped, must resume afterwards with their system calls restarted,
  * and must survive hundreds of back-to-back stops while they allocate.
+ * A thread that blocks the stop signal holds a stop up until it unblocks
+ * it, and is then stopped once per stop however often it was signalled.
  * Unregistered threads are left alone.  A thread's stack bounds
  * (os_thread_stack, the main thread's read without stdio) are glibc's.
  */
 #define _GNU_SOURCE /* pthread_getattr_np */
 #include "gort.h"
 #include "thread.h"
+#include "atomic.h"
 #include "os.h"
 #include "testing.h"
 
@@ -161,6 +164,64 @@ static void test_back_to_back_stops(void)
 	CHECKF(total >= 3 * 250, "only %u thread stops in 300 rounds", total);
 }
 
+/* A registered thread that blocks the stop signal for 1.1 s: the stopper
+ * waits for it (signalling again every 100 ms, and saying after 1 s which
+ * thread holds it up and why), and the thread stops once it unblocks.
+ * The repeats must not be acknowledged twice: every later stop must find
+ * the thread really stopped. */
+static gthread *volatile blocker;
+static volatile int blocker_quit;
+
+static void *blocking_thread(void *arg)
+{
+	(void)arg;
+	if (!thread_register())
+		return NULL;
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPWR);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	blocker = thread_self();
+	pthread_barrier_wait(&ready);
+	usleep(1100000);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	while (!blocker_quit)
+		usleep(1000);
+	thread_unregister();
+	return NULL;
+}
+
+static void test_thread_blocking_the_signal(void)
+{
+	REQUIRE(thread_register());
+	pthread_barrier_init(&ready, NULL, 2);
+	pthread_t t;
+	REQUIRE(pthread_create(&t, NULL, blocking_thread, NULL) == 0);
+	pthread_barrier_wait(&ready);
+	gthread *b = blocker;
+	uint32_t before = load_acquire(&b->stop_epoch);
+	int64_t t0 = os_nanotime();
+	unsigned n = stw_stop();
+	double waited = (double)(os_nanotime() - t0) / 1e9;
+	CHECKF(load_acquire(&b->stop_epoch) != before, "stw_stop returned before the blocking thread stopped");
+	stw_start();
+	printf("    the stop waited %.2f s for the thread to unblock the signal\n", waited);
+	CHECKF(n >= 1 && waited >= 1.0, "stopped %u threads in %.2f s", n, waited);
+	for (int k = 0; k < 100; k++) {
+		before = load_acquire(&b->stop_epoch);
+		stw_stop();
+		uint32_t now = load_acquire(&b->stop_epoch);
+		stw_start();
+		if (now == before) {
+			CHECKF(0, "stop %d returned before the thread stopped (a repeat acknowledged twice?)", k);
+			break;
+		}
+	}
+	blocker_quit = 1;
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&ready);
+}
+
 /* os_thread_stack must give what pthread_getattr_np gives (the main
  * thread's is computed by gort itself, under three stack rlimits). */
 static void check_stack_bounds(const char *who)
@@ -241,6 +302,7 @@ int main(void)
 #endif
 	RUN(test_stop_kinds_of_threads);
 	RUN(test_back_to_back_stops);
+	RUN(test_thread_blocking_the_signal);
 	RUN(test_stack_bounds);
 	TEST_EXIT();
 }

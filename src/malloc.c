@@ -26,14 +26,17 @@
 
 static GORT_NOINLINE void *malloc_small_slow(unsigned cls, size_t size, bool zero, void *fp)
 {
-	if (unlikely(mcache_tls == &mcache_empty) && mcache_thread_exited()) {
-		/* Not sampled: the thread has no cache to count toward a sample. */
-		void *p = mcache_alloc_late(cls, size, zero);
-		if (!p)
-			errno = ENOMEM;
-		return p;
+	mcache *c = mcache_tls;
+	if (unlikely(c == &mcache_empty)) {
+		if (mcache_thread_exited()) {
+			/* Not sampled: the thread has no cache to count toward a sample. */
+			void *p = mcache_alloc_late(cls, size, zero);
+			if (!p)
+				errno = ENOMEM;
+			return p;
+		}
+		c = mcache_self();
 	}
-	mcache *c = mcache_self();
 	void *p = mcache_refill(c, &c->manual[cls], &mheap_.central_manual[cls]);
 	if (unlikely(!p)) {
 		errno = ENOMEM;

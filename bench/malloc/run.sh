@@ -7,7 +7,8 @@
 # time, CPU, peak RSS from wait4).  A run must exit 0 and print what glibc's
 # run printed (the workloads' checksums; the programs' whole output).
 # Prints two tables, median wall time and median peak RSS, with gort/x
-# ratios and geometric means, and the issue 5 targets.
+# ratios and geometric means, and the issue 5 targets; then how soon each
+# allocator gives 512 MiB back once it is freed (memreturn.c, one run each).
 #
 # Usage: malloc/run.sh          env (defaults in brackets):
 #   REPS=<runs each>            [3]
@@ -22,6 +23,7 @@
 #                               in the multiarch library directories)
 #   PYTHON=<python3 binary>     [/usr/bin/python3, else python3 on PATH]
 #   B=<build dir>               [bench/build/malloc]; NO_BUILD=1 skips make
+#   MEMRETURN=0                 skip the memory-return table (~25 s)
 #   KEEP_ENV=1                  keep MALLOC_CONF, GORTDEBUG, MIMALLOC_*, ...
 #                               (unset by default: every allocator at its
 #                               defaults)
@@ -381,6 +383,41 @@ awk -v workloads="$WORKLOADS" -v allocs="$ALLOCS" -v fmt="$FORMAT" -v wrong="$fl
 		if (best != "") printf "  peak RSS <= 1.1x the best (%s): %.2fx  %s\n", best, G[tr, "gort"] / G[tr, best], G[tr, "gort"] <= 1.1 * G[tr, best] ? "met" : "NOT MET"
 	}
 ' "$RES"
+
+# How soon freed memory goes back (memreturn.c): one run per mode and
+# allocator, the four modes of an allocator side by side (they mostly sleep).
+if [ "${MEMRETURN:-1}" != 0 ] && [ -x "$B/memreturn" ]; then
+	echo
+	echo "Memory return (memreturn): RSS (MiB) with 512 MiB allocated and written, right after freeing it all, and 0.1, 1 and 4 s later"
+	echo
+	if [ "$FORMAT" = md ]; then
+		echo "| mode | allocator | peak | freed | 0.1 s | 1 s | 4 s |"
+		echo "|---|---|---:|---:|---:|---:|---:|"
+	else
+		printf '%-8s %-9s %6s %6s %6s %6s %6s\n' mode allocator peak freed 0.1s 1s 4s
+	fi
+	for a in $ran; do
+		for m in small xthread large huge; do
+			LD_PRELOAD=${LIB[$a]} "$B/memreturn" "$m" >"$OUT/memreturn.$m.$a" 2>&1 &
+		done
+		wait
+	done
+	for m in small xthread large huge; do
+		for a in $ran; do
+			line=$(cat "$OUT/memreturn.$m.$a")
+			if [[ $line != "$m peak="* ]]; then
+				echo "*** memreturn $m under $a: $line" >>"$LOG"
+				continue
+			fi
+			set -- ${line//=/ }
+			if [ "$FORMAT" = md ]; then
+				echo "| $m | $a | $3 | $5 | $7 | $9 | ${11} |"
+			else
+				printf '%-8s %-9s %6s %6s %6s %6s %6s\n' "$m" "$a" "$3" "$5" "$7" "$9" "${11}"
+			fi
+		done
+	done
+fi
 
 if [ -s "$LOG" ]; then
 	echo

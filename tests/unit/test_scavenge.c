@@ -257,28 +257,28 @@ static int thread_exit_child(void)
 
 static const char *self;
 
-static void test_thread_exit_releases(void)
+/* Runs this program again as "env self arg" (a fresh heap and scavenger). */
+static void run_child(const char *env, const char *arg)
 {
 	char cmd[4096];
-	snprintf(cmd, sizeof cmd, "'%s' threadexit", self);
+	snprintf(cmd, sizeof cmd, "%s '%s' %s", env, self, arg);
 	int rc = system(cmd);
-	CHECKF(rc == 0, "child exited with %d", rc);
+	CHECKF(rc == 0, "child %s exited with %d", arg, rc);
+}
+
+static void test_thread_exit_releases(void)
+{
+	run_child("", "threadexit");
 }
 
 static void test_small_frees_wake(void)
 {
-	char cmd[4096];
-	snprintf(cmd, sizeof cmd, "'%s' smallonly", self);
-	int rc = system(cmd);
-	CHECKF(rc == 0, "child exited with %d", rc);
+	run_child("", "smallonly");
 }
 
 static void test_madv_free(void)
 {
-	char cmd[4096];
-	snprintf(cmd, sizeof cmd, "GORTDEBUG=madvdontneed=0 '%s' madvfree", self);
-	int rc = system(cmd);
-	CHECKF(rc == 0, "child exited with %d", rc);
+	run_child("GORTDEBUG=madvdontneed=0", "madvfree");
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,87 @@
+/*
+ * memreturn: how soon freed memory goes back to the kernel.
+ *
+ * A program allocates 512 MiB, writes it, frees it all and then only
+ * sleeps; the resident set is printed right after the frees and 0.1, 1 and
+ * 4 s later.  Modes:
+ *   small    3000-byte objects, allocated and freed by one thread
+ *   xthread  3000-byte objects allocated by a thread that then exits,
+ *            freed by the main thread (which allocates nothing more)
+ *   large    4 MiB blocks
+ *   huge     64 MiB blocks
+ * Run it under each allocator by LD_PRELOAD (memreturn.sh does).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TOTAL ((size_t)512 << 20)
+
+static size_t size, count;
+static char **blocks;
+
+static long rss_mib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, resident = 0;
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * sysconf(_SC_PAGESIZE) >> 20;
+}
+
+static void *fill(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < count; i++) {
+		blocks[i] = malloc(size);
+		if (!blocks[i]) {
+			fprintf(stderr, "memreturn: out of memory\n");
+			exit(1);
+		}
+		memset(blocks[i], 1, size);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "small";
+	if (!strcmp(mode, "small") || !strcmp(mode, "xthread"))
+		size = 3000;
+	else if (!strcmp(mode, "large"))
+		size = (size_t)4 << 20;
+	else if (!strcmp(mode, "huge"))
+		size = (size_t)64 << 20;
+	else {
+		fprintf(stderr, "usage: memreturn small|xthread|large|huge\n");
+		return 2;
+	}
+	count = TOTAL / size;
+	blocks = calloc(count, sizeof *blocks);
+	if (!blocks)
+		return 1;
+	if (!strcmp(mode, "xthread")) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, fill, NULL) != 0)
+			return 1;
+		pthread_join(t, NULL);
+	} else {
+		fill(NULL);
+	}
+	long peak = rss_mib();
+	for (size_t i = 0; i < count; i++)
+		free(blocks[i]);
+	long at0 = rss_mib();
+	usleep(100000);
+	long at01 = rss_mib();
+	usleep(900000);
+	long at1 = rss_mib();
+	usleep(3000000);
+	printf("%s peak=%ld freed=%ld t0.1=%ld t1=%ld t4=%ld\n", mode, peak, at0, at01, at1, rss_mib());
+	return 0;
+}

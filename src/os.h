@@ -39,9 +39,10 @@ GORT_HIDDEN uint64_t os_alloc_cap_bytes(void);
 GORT_HIDDEN bool os_thread_blocks_signal(pid_t tid, int sig);
 /* Resident set size of this process in bytes (from /proc/self/statm). */
 GORT_HIDDEN uint64_t os_rss_bytes(void);
-/* Monotonic and thread CPU clocks, in nanoseconds. */
+/* Monotonic, thread and process CPU clocks, in nanoseconds. */
 GORT_HIDDEN int64_t os_nanotime(void);
 GORT_HIDDEN int64_t os_thread_cputime_ns(void);
+GORT_HIDDEN int64_t os_process_cputime_ns(void);
 GORT_HIDDEN uintptr_t os_phys_page_bytes(void);
 /* CPUs this process may run on (its affinity mask, as Go counts them); >= 1. */
 GORT_HIDDEN unsigned os_ncpu(void);

@@ -44,6 +44,8 @@
 #define SCAVENGE_CHUNK_BYTES (64 << 10)  /* released per step in the background */
 #define SCAVENGE_BURST_NS 1000000        /* CPU time per burst */
 #define SCAVENGE_PERCENT 1               /* target share of total CPU */
+#define SCAVENGE_IDLE_PERCENT 5          /* below this share of the CPU the program is idle... */
+#define SCAVENGE_IDLE_BURST_PERCENT 10   /* ...and the scavenger may take this share */
 #define SCAVENGE_RETAIN_PERCENT 10       /* free pages kept resident, % of in use */
 #define SCAVENGE_REDUCE_PERCENT 5        /* under a memory limit: keep 5% of it free */
 #define SCAVENGE_PERIOD_NS 10000000000LL /* idle backstop re-check interval */
@@ -198,7 +200,7 @@ static void trace(uintptr_t released, int64_t worked_ns, bool forced)
 static void *scavenger_main(void *arg)
 {
 	long ncpu = (long)os_ncpu();
-	int64_t sleep_ns = 0;
+	int64_t sleep_ns = 0, last_wall = 0, last_cpu = 0, last_mine = 0;
 	for (;;) {
 		mutex_lock(&scav_lock);
 		if (!scav_wake) {
@@ -234,8 +236,18 @@ static void *scavenger_main(void *arg)
 		int64_t worked = os_thread_cputime_ns() - t0;
 		if (released && load_relaxed(&debug.scavtrace))
 			trace(released, worked, false);
-		/* Work w, sleep s: w / ((w + s) * ncpu) = 1%. */
-		sleep_ns = released ? worked * (100 / SCAVENGE_PERCENT / ncpu - 1) : 0;
+		/* Work w, sleep s: w / ((w + s) * ncpu) = 1%, or 10% while the
+		 * program itself used under 5% of the machine since the last
+		 * burst (an idle program gives its memory back in a fraction of
+		 * a second; a busy one never sees the scavenger take more). */
+		int64_t now = os_nanotime(), cpu = os_process_cputime_ns(), mine = os_thread_cputime_ns();
+		int64_t others = (cpu - last_cpu) - (mine - last_mine), wall = now - last_wall;
+		bool idle = last_wall && others * 100 < wall * ncpu * SCAVENGE_IDLE_PERCENT;
+		last_wall = now;
+		last_cpu = cpu;
+		last_mine = mine;
+		long percent = idle ? SCAVENGE_IDLE_BURST_PERCENT : SCAVENGE_PERCENT;
+		sleep_ns = released ? worked * (100 / percent / ncpu - 1) : 0;
 		if (released && sleep_ns < 1000000)
 			sleep_ns = 1000000;
 	}

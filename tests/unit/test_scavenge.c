@@ -9,7 +9,8 @@
  * A third frees only small objects and checks that the scavenger, started
  * in the middle of the frees, comes back for their spans within seconds;
  * a fourth, that spans freed by other threads go back once their owner
- * exits; a fifth, that a huge block goes back as it is freed.
+ * exits; a fifth, that a huge block goes back as it is freed; a sixth,
+ * that an idle program's freed memory goes back within 2.5 s.
  */
 #include "gort.h"
 #include "debugvars.h"
@@ -202,6 +203,35 @@ static int small_only_child(void)
 	return t_failed_case;
 }
 
+/* Runs in a child: 512 MiB of 3000-byte objects freed by a program that
+ * then only waits.  At 1% of the CPU the scavenger needs ~4 s for them;
+ * while the program is idle it may take 10%, and must be done (90%) in
+ * 2.5 s. */
+static int idle_child(void)
+{
+	enum { N = (512 << 20) / 3000 };
+	static void *objs[N];
+	for (size_t i = 0; i < N; i++) {
+		objs[i] = gort_malloc(3000);
+		memset(objs[i], 1, 3000);
+	}
+	gort_memstats m0, m;
+	gort_read_memstats(&m0);
+	for (size_t i = 0; i < N; i++)
+		gort_free(objs[i]);
+	uint64_t want = m0.heap_released + (uint64_t)N * 3000 / 10 * 9;
+	int64_t t0 = os_nanotime();
+	do {
+		usleep(20000);
+		gort_read_memstats(&m);
+	} while (m.heap_released < want && os_nanotime() - t0 < 2500000000LL);
+	double secs = (double)(os_nanotime() - t0) / 1e9;
+	printf("    %.0f MiB of 512 released %.2f s after an idle program freed them\n",
+	       mib(m.heap_released - m0.heap_released), secs);
+	CHECKF(m.heap_released >= want, "only %.0f MiB released in 2.5 s", mib(m.heap_released - m0.heap_released));
+	return t_failed_case;
+}
+
 /* Runs in a child, with no scavenger yet: a thread allocates 64 MiB of
  * small objects and waits; the main thread frees them all (the spans stay
  * the allocating thread's until it looks at them) and allocates nothing
@@ -279,6 +309,11 @@ static void test_small_frees_wake(void)
 	run_child("", "smallonly");
 }
 
+static void test_idle_program_fast(void)
+{
+	run_child("", "idle");
+}
+
 static void test_madv_free(void)
 {
 	run_child("GORTDEBUG=madvdontneed=0", "madvfree");
@@ -293,10 +328,13 @@ int main(int argc, char **argv)
 		return small_only_child();
 	if (argc > 1 && !strcmp(argv[1], "threadexit"))
 		return thread_exit_child();
+	if (argc > 1 && !strcmp(argv[1], "idle"))
+		return idle_child();
 	RUN(test_rss_falls);
 	RUN(test_madv_free);
 	RUN(test_huge_free_releases);
 	RUN(test_small_frees_wake);
 	RUN(test_thread_exit_releases);
+	RUN(test_idle_program_fast);
 	TEST_EXIT();
 }

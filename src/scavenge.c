@@ -10,7 +10,7 @@
  * itself (mheap.c).
  * Pacing (Go's scavengePercent): the thread works in bursts of at most
  * 1 ms of its own CPU time, then sleeps long enough that it uses about 1%
- * of the machine's CPU.  It also plays the part of Go's background sweeper
+ * of the machine's CPU, or 10% while the rest of the process is idle.  It also plays the part of Go's background sweeper
  * for the manual heap: before scavenging it sweeps the central partial
  * lists so that spans emptied by frees return their pages.
  *

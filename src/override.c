@@ -17,12 +17,14 @@
  * What glibc programs also call: the __libc_* names (some programs and
  * debuggers look them up with dlsym), malloc_trim (returns idle pages to
  * the kernel), mallinfo/mallinfo2 (gort's figures, mapped below) and
- * malloc_stats.  mallopt, malloc_info and the malloc hooks are glibc's
- * own: they act on glibc's arenas, which hold nothing here.
+ * malloc_stats and malloc_info (glibc's XML with gort's figures).  mallopt
+ * and the malloc hooks are glibc's own: they act on glibc's arenas, which
+ * hold nothing here.
  */
 #include "rt.h"
 #include "malloc.h"
 #include "os.h"
+#include "sizeclass.h"
 
 #include <errno.h>
 #include <gort.h>
@@ -46,6 +48,7 @@ int malloc_trim(size_t pad);
 struct mallinfo2 mallinfo2(void);
 struct mallinfo mallinfo(void);
 void malloc_stats(void);
+int malloc_info(int options, FILE *fp);
 void *__libc_malloc(size_t size);
 void __libc_free(void *p);
 void *__libc_calloc(size_t n, size_t size);
@@ -254,4 +257,55 @@ GORT_EXPORT void malloc_stats(void)
 		(unsigned long long)m.heap_idle, (unsigned long long)m.heap_released,
 		(unsigned long long)m.heap_alloc, (unsigned long long)m.heap_objects,
 		(unsigned long long)m.mallocs, (unsigned long long)m.frees);
+}
+
+/*
+ * malloc_info: glibc's XML, one heap, in gort's terms.  glibc lists its
+ * free chunks by size; gort's counterpart is the free slots of each size
+ * class's spans (spans in use times objects a span holds, less the objects
+ * in use), each class a <size> line.  "rest" totals those slots plus the
+ * free pages still resident; "system current" is the heap mapped and not
+ * released, "aspace total" all of it.  gort keeps no peak of its own:
+ * "system max" repeats "current".
+ */
+GORT_EXPORT int malloc_info(int options, FILE *fp)
+{
+	if (options != 0) {
+		/* What glibc returns (its manual says -1 and errno). */
+		errno = EINVAL;
+		return EINVAL;
+	}
+	gort_memstats m;
+	gort_read_memstats(&m);
+	uint64_t slots = 0, slot_bytes = 0;
+	fputs("<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n", fp);
+	for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++) {
+		uint64_t cap = m.by_size[c].spans * manual_nelems[c];
+		uint64_t live = m.by_size[c].mallocs - m.by_size[c].frees;
+		uint64_t free_slots = cap > live ? cap - live : 0;
+		if (!free_slots)
+			continue;
+		fprintf(fp, "  <size from=\"%u\" to=\"%u\" total=\"%llu\" count=\"%llu\"/>\n",
+			class_to_size[c - 1] + 1, class_to_size[c],
+			(unsigned long long)(free_slots * class_to_size[c]), (unsigned long long)free_slots);
+		slots += free_slots;
+		slot_bytes += free_slots * class_to_size[c];
+	}
+	uint64_t idle = m.heap_idle - m.heap_released, current = m.heap_sys - m.heap_released;
+	char totals[512];
+	snprintf(totals, sizeof totals,
+		 "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+		 "<total type=\"rest\" count=\"%llu\" size=\"%llu\"/>\n",
+		 (unsigned long long)slots, (unsigned long long)(slot_bytes + idle));
+	char system[512];
+	snprintf(system, sizeof system,
+		 "<system type=\"current\" size=\"%llu\"/>\n"
+		 "<system type=\"max\" size=\"%llu\"/>\n"
+		 "<aspace type=\"total\" size=\"%llu\"/>\n"
+		 "<aspace type=\"mprotect\" size=\"%llu\"/>\n",
+		 (unsigned long long)current, (unsigned long long)current, (unsigned long long)m.heap_sys,
+		 (unsigned long long)m.heap_sys);
+	fprintf(fp, "</sizes>\n%s%s</heap>\n%s<total type=\"mmap\" count=\"0\" size=\"0\"/>\n%s</malloc>\n", totals,
+		system, totals, system);
+	return 0;
 }

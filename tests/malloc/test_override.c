@@ -211,6 +211,48 @@ static void test_mallinfo2_and_trim(void)
 	CHECK(trimmed.arena <= after.arena);
 }
 
+/* malloc_info: glibc's XML, with gort's figures: 2000 freed 1000-byte
+ * objects (class 1024) must show as free slots of that class, and the
+ * heap mapped as "system current". */
+static unsigned long long xml_number(const char *xml, const char *key)
+{
+	const char *at = strstr(xml, key);
+	return at ? strtoull(at + strlen(key), NULL, 10) : 0;
+}
+
+static void test_malloc_info(void)
+{
+	enum { N = 4000 };
+	static void *objs[N];
+	for (int i = 0; i < N; i++)
+		objs[i] = malloc(1000);
+	for (int i = 0; i < N; i += 2)
+		free(objs[i]);
+	char *xml = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&xml, &len);
+	REQUIRE(f);
+	CHECK(malloc_info(0, f) == 0);
+	fclose(f);
+	CHECKF(!strncmp(xml, "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n", 42), "starts: %.60s", xml);
+	CHECK(len > 10 && !strcmp(xml + len - 10, "</malloc>\n"));
+	unsigned long long slots = xml_number(xml, "<size from=\"897\" to=\"1024\" total=\"");
+	unsigned long long count = 0;
+	const char *line = strstr(xml, "<size from=\"897\" to=\"1024\"");
+	if (line)
+		count = xml_number(line, "count=\"");
+	CHECKF(line && count >= N / 2 && slots == count * 1024, "class 1024: %llu slots, %llu bytes", count, slots);
+	unsigned long long current = xml_number(xml, "<system type=\"current\" size=\"");
+	CHECKF(current >= (unsigned long long)N * 1024, "system current %llu", current);
+	free(xml);
+	for (int i = 1; i < N; i += 2)
+		free(objs[i]);
+	f = fopen("/dev/null", "w");
+	REQUIRE(f);
+	CHECK(malloc_info(1, f) == EINVAL); /* as glibc (its manual says -1) */
+	fclose(f);
+}
+
 /* --- threads */
 
 static void *alloc_and_exit(void *arg)
@@ -609,6 +651,7 @@ int main(int argc, char **argv)
 	RUN(test_realloc);
 	RUN(test_alignment);
 	RUN(test_mallinfo2_and_trim);
+	RUN(test_malloc_info);
 	RUN(test_thread_exit);
 	RUN(test_fork_threaded);
 	RUN(test_profile_every_allocation);

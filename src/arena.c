@@ -87,7 +87,11 @@ uintptr_t arena_grow(uintptr_t bytes)
 
 void arena_set_spans(mspan *s)
 {
-	uintptr_t p = s->base, end = s->base + s->npages * PAGE_BYTES;
+	arena_set_span_pages(s, s->base, s->base + s->npages * PAGE_BYTES);
+}
+
+void arena_set_span_pages(mspan *s, uintptr_t p, uintptr_t end)
+{
 	while (p < end) {
 		uintptr_t ai = p >> ARENA_SHIFT;
 		heaparena *ha = arena_l1[ai >> ARENA_L2_BITS][ai & (ARENA_L2_ENTRIES - 1)];

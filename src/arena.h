@@ -73,6 +73,8 @@ GORT_HIDDEN bool find_object(uintptr_t p, uintptr_t *base, mspan **sp, uint32_t 
 GORT_HIDDEN uintptr_t arena_grow(uintptr_t bytes);
 /* Points every page of s at s (release stores).  Caller owns those pages. */
 GORT_HIDDEN void arena_set_spans(mspan *s);
+/* The same for the pages of [p, end) only (a span grown in place). */
+GORT_HIDDEN void arena_set_span_pages(mspan *s, uintptr_t p, uintptr_t end);
 /* Bytes of address space mapped for the heap, and of arena metadata. */
 GORT_HIDDEN uintptr_t arena_heap_bytes(void);
 GORT_HIDDEN uintptr_t arena_meta_bytes(void);

@@ -182,10 +182,34 @@ void *gort_realloc(void *p, size_t size)
 		gort_free(p);
 		return NULL;
 	}
-	size_t old = owning_span(p, "gort_realloc: invalid pointer")->elemsize;
+	mspan *s = owning_span(p, "gort_realloc: invalid pointer");
+	size_t old = s->elemsize;
 	/* Keep the object when the new size still uses its class well. */
 	if (size <= old && size > old / 2)
 		return p;
+	/* A large object that stays large is resized in place when it can:
+	 * grown over free pages right after it (no copy, and never the old and
+	 * the new block resident together), or shrunk by giving its tail
+	 * back.  To the profiler a growth allocates the bytes added (a sample
+	 * then records the whole object anew); a shrunk sample keeps the size
+	 * it recorded. */
+	if (s->sizeclass == 0 && size > MAX_SMALL_SIZE && size <= MAX_ALLOC_BYTES &&
+	    (size <= ((size_t)1 << 30) || size <= os_alloc_cap_bytes())) {
+		uintptr_t npages = align_up(size, PAGE_BYTES) >> PAGE_SHIFT;
+		if (size < old) {
+			mheap_shrink_large(s, npages);
+			return p;
+		}
+		bool sampled = load_acquire(&s->gate) != SPAN_GATE_MANUAL;
+		if (mheap_grow_large(s, npages)) {
+			mcache *c = mcache_tls;
+			if (c == &mcache_empty || !mcache_sample_due(c, s->elemsize - old))
+				return p;
+			if (sampled)
+				mprof_free_manual((uintptr_t)p);
+			return mprof_sample(p, s->elemsize, NULL, false, fp);
+		}
+	}
 	/* A large object grown by realloc is a buffer being built and will
 	 * likely grow again: a quarter more room makes the copies of a buffer
 	 * grown in small steps geometric (O(1) per byte) instead of one per

@@ -468,7 +468,12 @@ void *mprof_sample(void *p, uintptr_t size, const char *type, bool collected, vo
 
 void *mprof_count_slow(void *p, uintptr_t size, const char *type, bool collected, void *fp)
 {
-	mcache *c = mcache_self();
+	mcache *c = mcache_tls;
+	if (c == &mcache_empty) {
+		if (cache_gone)
+			return p; /* an exiting thread's late allocation: no cache to count in */
+		c = mcache_self();
+	}
 	if (c && mcache_sample_due(c, size))
 		return mprof_sample(p, size, type, collected, fp);
 	return p;

@@ -201,6 +201,17 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 			    scav == npages + extra && load_relaxed(&debug.madvdontneed));
 }
 
+/* Heap lock held.  Frees pages, as released if the caller has just given
+ * them back to the kernel. */
+static void pages_free_locked(uintptr_t base, uintptr_t npages, bool released)
+{
+	if (released)
+		pagealloc_scavenge_done(&mheap_.pages, base, npages);
+	else
+		pagealloc_free(&mheap_.pages, base, npages);
+	scavenger_note_free_locked();
+}
+
 void mheap_free_span(mspan *s)
 {
 	/* Unpublish first: lock-free readers that still reach this record
@@ -217,13 +228,55 @@ void mheap_free_span(mspan *s)
 	if (release)
 		os_unused((void *)s->base, s->npages * PAGE_BYTES, load_relaxed(&debug.madvdontneed));
 	mutex_lock(&mheap_.lock);
-	if (release)
-		pagealloc_scavenge_done(&mheap_.pages, s->base, s->npages);
-	else
-		pagealloc_free(&mheap_.pages, s->base, s->npages);
+	pages_free_locked(s->base, s->npages, release);
 	mheap_.spans_inuse[s->sizeclass]--;
 	fixalloc_free(&mheap_.spanalloc[s->bucket], s);
-	scavenger_note_free_locked();
+	mutex_unlock(&mheap_.lock);
+}
+
+bool mheap_grow_large(mspan *s, uintptr_t npages)
+{
+	GORT_ASSERT(1, s->sizeclass == 0 && s->kind == SPAN_MANUAL && npages > s->npages);
+	uintptr_t end = s->base + s->npages * PAGE_BYTES, extra = npages - s->npages, scav;
+	mutex_lock(&mheap_.lock);
+	bool ok = pagealloc_alloc_range(&mheap_.pages, end, extra, &scav);
+	/* A span that ends the heap grows it: the next arena is reserved right
+	 * after the last when the address space allows (arena.c), so a buffer
+	 * grown by realloc is not copied at every arena boundary. */
+	if (!ok && end == mheap_.pages.end && mheap_grow_locked(extra))
+		ok = pagealloc_alloc_range(&mheap_.pages, end, extra, &scav);
+	uintptr_t over = ok ? limit_overage_locked() : 0;
+	mutex_unlock(&mheap_.lock);
+	if (!ok)
+		return false;
+	/* The span is its caller's object: nobody else reads these fields
+	 * but a program's stray free, which finds the object's base either
+	 * way. */
+	s->npages = npages;
+	s->elemsize = npages * PAGE_BYTES;
+	s->limit = s->base + s->elemsize;
+	arena_set_span_pages(s, end, s->limit);
+	fetch_add_relaxed(&mheap_.large_alloc_bytes, extra * PAGE_BYTES);
+	if (unlikely(over))
+		scavenge(over, true);
+	return true;
+}
+
+void mheap_shrink_large(mspan *s, uintptr_t npages)
+{
+	GORT_ASSERT(1, s->sizeclass == 0 && s->kind == SPAN_MANUAL && npages >= 1 && npages < s->npages);
+	uintptr_t tail = s->base + npages * PAGE_BYTES, n = s->npages - npages;
+	s->npages = npages;
+	s->elemsize = npages * PAGE_BYTES;
+	s->limit = s->base + s->elemsize;
+	/* The tail's page map entries still name s, whose limit now excludes
+	 * them, until a span that takes those pages overwrites them. */
+	bool release = n >= HUGE_RELEASE_PAGES;
+	if (release)
+		os_unused((void *)tail, n * PAGE_BYTES, load_relaxed(&debug.madvdontneed));
+	fetch_add_relaxed(&mheap_.large_free_bytes, n * PAGE_BYTES);
+	mutex_lock(&mheap_.lock);
+	pages_free_locked(tail, n, release);
 	mutex_unlock(&mheap_.lock);
 }
 

@@ -57,6 +57,13 @@ GORT_HIDDEN mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_by
 #define HUGE_RELEASE_PAGES (((uintptr_t)32 << 20) / PAGE_BYTES)
 /* Returns s's pages to the page heap; s holds no live object. */
 GORT_HIDDEN void mheap_free_span(mspan *s);
+/* A large manual span (its caller's live object) grown in place to npages
+ * pages when the pages after it are free; false, changing nothing, when
+ * they are not. */
+GORT_HIDDEN bool mheap_grow_large(mspan *s, uintptr_t npages);
+/* A large manual span shrunk in place to npages (>= 1) pages; its tail
+ * goes back to the page heap (to the kernel too if huge). */
+GORT_HIDDEN void mheap_shrink_large(mspan *s, uintptr_t npages);
 /* Page counts under the lock: in use, free (not released), released. */
 GORT_HIDDEN void mheap_page_counts(uintptr_t *inuse, uintptr_t *idle, uintptr_t *released);
 

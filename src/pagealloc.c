@@ -275,11 +275,18 @@ static uintptr_t skip_hole(const pagealloc *pa, uintptr_t addr)
 	return addr < pa->ranges[i].base ? pa->ranges[i].base : addr;
 }
 
-static void check_grown(const pagealloc *pa, uintptr_t base, uintptr_t npages, const char *msg)
+/* Whether [base, base + npages pages) is page-aligned, not empty and inside
+ * one grown range. */
+static bool is_grown(const pagealloc *pa, uintptr_t base, uintptr_t npages)
 {
 	uint32_t i = range_succ(pa, base);
-	if (unlikely((base & (PAGE_BYTES - 1)) || npages == 0 || i == pa->nranges || base < pa->ranges[i].base ||
-		     npages > (pa->ranges[i].limit - base) >> PAGE_SHIFT))
+	return !(base & (PAGE_BYTES - 1)) && npages != 0 && i < pa->nranges && base >= pa->ranges[i].base &&
+	       npages <= (pa->ranges[i].limit - base) >> PAGE_SHIFT;
+}
+
+static void check_grown(const pagealloc *pa, uintptr_t base, uintptr_t npages, const char *msg)
+{
+	if (unlikely(!is_grown(pa, base, npages)))
 		gort_throw_addr(msg, base);
 }
 
@@ -635,6 +642,26 @@ uintptr_t pagealloc_alloc(pagealloc *pa, uintptr_t npages, uintptr_t *scav_pages
 	if (GORT_CHECK_LEVEL >= 3)
 		pagealloc_check(pa);
 	return p << PAGE_SHIFT;
+}
+
+bool pagealloc_alloc_range(pagealloc *pa, uintptr_t base, uintptr_t npages, uintptr_t *scav_pages)
+{
+	if (!is_grown(pa, base, npages))
+		return false;
+	uintptr_t end = (base >> PAGE_SHIFT) + npages;
+	for (uintptr_t q = base >> PAGE_SHIFT; q < end;) {
+		const pa_chunk *ch = chunk_of(pa, q >> PA_CHUNK_PAGES_LOG);
+		unsigned w = (unsigned)(q >> 6) & (PA_CHUNK_WORDS - 1);
+		uintptr_t wend = min_uptr(end, (q | 63) + 1);
+		if (ch->alloc[w] & word_mask((unsigned)q & 63, (unsigned)(wend - q)))
+			return false;
+		q = wend;
+	}
+	/* Pages put in use: the search address's rule still holds. */
+	*scav_pages = pa_apply(pa, base >> PAGE_SHIFT, npages, OP_ALLOC);
+	if (GORT_CHECK_LEVEL >= 3)
+		pagealloc_check(pa);
+	return true;
 }
 
 void pagealloc_free(pagealloc *pa, uintptr_t base, uintptr_t npages)

@@ -74,6 +74,10 @@ GORT_HIDDEN bool pagealloc_grow(pagealloc *pa, uintptr_t base, uintptr_t bytes);
 /* The lowest run of npages (>= 1) free pages, now in use, or 0.  *scav_pages
  * (if not NULL) receives how many of them had been scavenged. */
 GORT_HIDDEN uintptr_t pagealloc_alloc(pagealloc *pa, uintptr_t npages, uintptr_t *scav_pages);
+/* Puts exactly [base, base + npages pages) in use if every page of it is
+ * grown and free (false, changing nothing, otherwise); *scav_pages
+ * receives how many had been scavenged.  Lets a span grow in place. */
+GORT_HIDDEN bool pagealloc_alloc_range(pagealloc *pa, uintptr_t base, uintptr_t npages, uintptr_t *scav_pages);
 /* Frees npages in-use pages at base (as not scavenged); throws otherwise. */
 GORT_HIDDEN void pagealloc_free(pagealloc *pa, uintptr_t base, uintptr_t npages);
 /* Takes the highest run of free, unscavenged pages, at most max_pages and

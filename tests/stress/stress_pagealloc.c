@@ -43,7 +43,7 @@ static uintptr_t exp_free, exp_scav, exp_total;
 static uint64_t rng;
 static unsigned long op;
 static bool failed;
-static unsigned long n_alloc, n_alloc_fail, n_take, n_cache;
+static unsigned long n_alloc, n_alloc_fail, n_extend, n_extend_fail, n_take, n_cache;
 
 static uint64_t rnd(void)
 {
@@ -293,6 +293,40 @@ static void do_alloc(uintptr_t n)
 	add_live(want, n);
 }
 
+/* Grows a live run in place (pagealloc_alloc_range at its end): it must
+ * succeed exactly when every page after it is grown and free. */
+static void do_extend(void)
+{
+	if (!nlive)
+		return;
+	unsigned i = (unsigned)rndn(nlive);
+	uintptr_t q = live[i].p + live[i].n, k = rndn(4) ? 1 + rndn(16) : pick_size();
+	if (q + k > WIN_PAGES)
+		return;
+	bool want = true;
+	uintptr_t s = 0;
+	for (uintptr_t p = q; p < q + k; p++) {
+		want &= is_free(p);
+		s += shadow[p] == S_SCAV;
+	}
+	uintptr_t scav = 12345;
+	bool got = pagealloc_alloc_range(pa, addr_of(q), k, &scav);
+	if (got != want) {
+		FAILF("alloc_range(%#lx, %lu) = %d, shadow says %d", (unsigned long)addr_of(q), (unsigned long)k, got, want);
+		return;
+	}
+	if (!got) {
+		n_extend_fail++;
+		return;
+	}
+	if (scav != s)
+		FAILF("alloc_range(%#lx, %lu): scav %lu, shadow says %lu", (unsigned long)addr_of(q), (unsigned long)k,
+		      (unsigned long)scav, (unsigned long)s);
+	n_extend++;
+	set_pages(q, k, S_USED);
+	live[i].n += k;
+}
+
 static void do_free(void)
 {
 	if (!nlive)
@@ -415,8 +449,10 @@ static void stress(uint64_t seed, unsigned long nops)
 	grow_random(1);
 	for (op = 0; op < nops && !failed; op++) {
 		uintptr_t r = rndn(1000);
-		if (r < 430)
+		if (r < 400)
 			do_alloc(pick_size());
+		else if (r < 430)
+			do_extend();
 		else if (r < 800)
 			do_free();
 		else if (r < 860)
@@ -470,9 +506,9 @@ static void stress(uint64_t seed, unsigned long nops)
 	}
 	CHECK(pagealloc_alloc(pa, 1, NULL) == 0 && pagealloc_free_pages(pa) == 0);
 	pagealloc_check(pa);
-	printf("    %lu ops: %lu allocs (%lu found no run), %lu scavenge takes, %lu cache allocs; "
-	       "%u ranges, %lu pages grown\n",
-	       op, n_alloc, n_alloc_fail, n_take, n_cache, nranges, (unsigned long)exp_total);
+	printf("    %lu ops: %lu allocs (%lu found no run), %lu runs grown in place (%lu could not), %lu scavenge "
+	       "takes, %lu cache allocs; %u ranges, %lu pages grown\n",
+	       op, n_alloc, n_alloc_fail, n_extend, n_extend_fail, n_take, n_cache, nranges, (unsigned long)exp_total);
 	free(shadow);
 }
 

@@ -192,6 +192,129 @@ static void test_realloc(void)
 	CHECK(gort_realloc(p, 0) == NULL);
 }
 
+/* A large object resized in place: grown over the free pages after it
+ * (found by trying blocks until one sits where the heap ends, as first fit
+ * puts the latest ones), shrunk by giving its tail back; contents kept,
+ * the heap's figures following, the tail reusable. */
+static void fill_pattern(unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i += 512)
+		p[i] = (unsigned char)(seed + i / 512);
+}
+
+static bool has_pattern(const unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i += 512)
+		if (p[i] != (unsigned char)(seed + i / 512))
+			return false;
+	return true;
+}
+
+static void test_realloc_large_in_place(void)
+{
+	enum { TRIES = 64 };
+	static unsigned char *blocks[TRIES];
+	unsigned char *grown = NULL;
+	for (unsigned k = 0; k < TRIES && !grown; k++) {
+		unsigned char *p = gort_malloc(256 << 10);
+		REQUIRE(p);
+		fill_pattern(p, 256 << 10, k);
+		gort_memstats m0, m1;
+		gort_read_memstats(&m0);
+		unsigned char *q = gort_realloc(p, 768 << 10);
+		gort_read_memstats(&m1);
+		REQUIRE(q);
+		CHECKF(has_pattern(q, 256 << 10, k), "realloc to 768 KiB lost the contents (try %u)", k);
+		if (q == p) {
+			grown = q;
+			CHECK(gort_usable_size(q) == (768 << 10));
+			CHECK(span_of((uintptr_t)q + (700 << 10)) == span_of((uintptr_t)q));
+			CHECKF(m1.heap_alloc == m0.heap_alloc + (512 << 10), "heap_alloc %llu -> %llu after growing 512 KiB",
+			       (unsigned long long)m0.heap_alloc, (unsigned long long)m1.heap_alloc);
+		}
+		blocks[k] = q;
+	}
+	CHECKF(grown != NULL, "no 256 KiB block of %d grew in place", TRIES);
+	if (grown) {
+		fill_pattern(grown, 768 << 10, 99);
+		gort_memstats m0, m1;
+		gort_read_memstats(&m0);
+		unsigned char *q = gort_realloc(grown, 100 << 10);
+		gort_read_memstats(&m1);
+		CHECKF(q == grown, "shrinking to 100 KiB moved the block");
+		CHECK(gort_usable_size(q) == (104 << 10)); /* 13 pages */
+		CHECK(has_pattern(q, 100 << 10, 99));
+		CHECKF(m1.heap_alloc + (664 << 10) == m0.heap_alloc, "heap_alloc %llu -> %llu after shrinking by 664 KiB",
+		       (unsigned long long)m0.heap_alloc, (unsigned long long)m1.heap_alloc);
+		/* The tail's pages went back: growing again takes them. */
+		unsigned char *r = gort_realloc(q, 600 << 10);
+		CHECKF(r == q, "the freed tail was not there to grow into again");
+		CHECK(has_pattern(r, 100 << 10, 99));
+		/* A pointer into the old tail is no object. */
+		for (unsigned k = 0; k < TRIES; k++)
+			if (blocks[k] == grown)
+				blocks[k] = r;
+	}
+	for (unsigned k = 0; k < TRIES; k++)
+		gort_free(blocks[k]);
+}
+
+/* The heap profile's totals (every byte sampled): in use and allocated. */
+struct prof_totals {
+	long long inuse_n, inuse_b, alloc_n, alloc_b;
+};
+
+static struct prof_totals prof_totals(void)
+{
+	struct prof_totals t = {-1, -1, -1, -1};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return t;
+	gort_write_heap_profile_text(f);
+	fclose(f);
+	if (sscanf(buf, "heap profile: %lld: %lld [%lld: %lld]", &t.inuse_n, &t.inuse_b, &t.alloc_n, &t.alloc_b) != 4)
+		t.inuse_n = -1;
+	free(buf);
+	return t;
+}
+
+/* With every byte sampled, a growth in place allocates the whole object
+ * anew to the profile (the old sample freed), a moved one is a malloc and
+ * a free; either way the totals follow exactly. */
+static void test_realloc_in_place_profiled(void)
+{
+	long old_rate = gort_set_mem_profile_rate(1);
+	enum { TRIES = 64 };
+	static void *blocks[TRIES];
+	bool in_place = false;
+	unsigned k;
+	for (k = 0; k < TRIES && !in_place; k++) {
+		struct prof_totals t0 = prof_totals();
+		void *p = gort_malloc(256 << 10);
+		void *q = gort_realloc(p, 768 << 10);
+		struct prof_totals t1 = prof_totals();
+		REQUIRE(q && t0.inuse_n >= 0 && t1.inuse_n >= 0);
+		in_place = q == p;
+		long long kept = in_place ? 768 << 10 : (long long)gort_usable_size(q);
+		CHECKF(t1.inuse_n == t0.inuse_n + 1 && t1.inuse_b == t0.inuse_b + kept,
+		       "%s: in use %lld/%lld -> %lld/%lld", in_place ? "in place" : "moved", t0.inuse_n, t0.inuse_b,
+		       t1.inuse_n, t1.inuse_b);
+		CHECKF(t1.alloc_n == t0.alloc_n + 2 && t1.alloc_b == t0.alloc_b + (256 << 10) + kept,
+		       "%s: allocated %lld/%lld -> %lld/%lld", in_place ? "in place" : "moved", t0.alloc_n, t0.alloc_b,
+		       t1.alloc_n, t1.alloc_b);
+		blocks[k] = q;
+	}
+	CHECKF(in_place, "no block of %d grew in place", TRIES);
+	struct prof_totals t2 = prof_totals();
+	for (unsigned i = 0; i < k; i++)
+		gort_free(blocks[i]);
+	struct prof_totals t3 = prof_totals();
+	CHECK(t3.inuse_n == t2.inuse_n - (long long)k);
+	gort_set_mem_profile_rate(old_rate);
+}
+
 #define XN 20000
 static void *xthread_objs[XN];
 static void *free_all(void *arg)
@@ -509,6 +632,8 @@ int main(void)
 	RUN(test_zeroing);
 	RUN(test_aligned_alloc);
 	RUN(test_realloc);
+	RUN(test_realloc_large_in_place);
+	RUN(test_realloc_in_place_profiled);
 	RUN(test_cross_thread_free);
 	RUN(test_thread_exit_returns_cache);
 	RUN(test_thread_exit_late_allocs);

@@ -8,7 +8,8 @@
 # run printed (the workloads' checksums; the programs' whole output).
 # Prints two tables, median wall time and median peak RSS, with gort/x
 # ratios and geometric means, and the issue 5 targets; then how soon each
-# allocator gives 512 MiB back once it is freed (memreturn.c, one run each).
+# allocator gives 512 MiB back once it is freed (memreturn.c, one run each)
+# and how it grows a 256 MiB buffer by realloc (bufgrow.c).
 #
 # Usage: malloc/run.sh          env (defaults in brackets):
 #   REPS=<runs each>            [3]
@@ -24,6 +25,7 @@
 #   PYTHON=<python3 binary>     [/usr/bin/python3, else python3 on PATH]
 #   B=<build dir>               [bench/build/malloc]; NO_BUILD=1 skips make
 #   MEMRETURN=0                 skip the memory-return table (~25 s)
+#   BUFGROW=0                   skip the buffer-growth table (~10 s)
 #   KEEP_ENV=1                  keep MALLOC_CONF, GORTDEBUG, MIMALLOC_*, ...
 #                               (unset by default: every allocator at its
 #                               defaults)
@@ -416,6 +418,36 @@ if [ "${MEMRETURN:-1}" != 0 ] && [ -x "$B/memreturn" ]; then
 				printf '%-8s %-9s %6s %6s %6s %6s %6s\n' "$m" "$a" "$3" "$5" "$7" "$9" "${11}"
 			fi
 		done
+	done
+fi
+
+# A buffer grown by realloc to 256 MiB in 64 KiB steps (bufgrow.c): one
+# run per allocator, wall time of the growth and the process's peak RSS.
+if [ "${BUFGROW:-1}" != 0 ] && [ -x "$B/bufgrow" ]; then
+	echo
+	echo "Buffer growth (bufgrow): realloc to 256 MiB in 64 KiB steps, each written; one run each"
+	echo
+	if [ "$FORMAT" = md ]; then
+		echo "| allocator | time (s) | peak RSS (MiB) |"
+		echo "|---|---:|---:|"
+	else
+		printf '%-9s %8s %14s\n' allocator time peak_rss_mib
+	fi
+	for a in $ran; do
+		out=$("$B/measure" -p "${LIB[$a]}" -t 120 -o "$OUT/bufgrow.$a.m" "$B/bufgrow" 2>&1) || true
+		t=${out#*wall_s=}
+		t=${t%% *}
+		r=$(sed -n 's/.*rss_kb=\([0-9]*\).*/\1/p' "$OUT/bufgrow.$a.m" 2>/dev/null)
+		if [[ $out != bufgrow\ wall_s=* ]] || [ -z "$r" ]; then
+			echo "*** bufgrow under $a: $out" >>"$LOG"
+			continue
+		fi
+		r=$(awk -v k="$r" 'BEGIN { printf "%.0f", k / 1024 }')
+		if [ "$FORMAT" = md ]; then
+			echo "| $a | $t | $r |"
+		else
+			printf '%-9s %8s %14s\n' "$a" "$t" "$r"
+		fi
 	done
 fi
 

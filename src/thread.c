@@ -432,7 +432,7 @@ static void *exit_watcher(void *arg)
 {
 	(void)arg;
 	pid_t ours[RUNTIME_THREADS_MAX];
-	unsigned ms = 1;
+	unsigned ms = 1, quiet = 0;
 	for (;;) {
 		unsigned n = 0;
 		for (unsigned i = 0; i < RUNTIME_THREADS_MAX; i++) {
@@ -440,7 +440,14 @@ static void *exit_watcher(void *arg)
 			if (tid)
 				ours[n++] = tid;
 		}
-		if (!os_other_threads_live(ours, n))
+		/* A listing of /proc/self/task taken while a thread exits can
+		 * miss another, live one, as about 1 run in 200 of
+		 * test_main_exit that ended with a worker still running
+		 * suggests (none in 300 since): only two listings in a row, a
+		 * millisecond apart, end the process. */
+		if (os_other_threads_live(ours, n))
+			quiet = 0;
+		else if (++quiet == 2)
 			exit(0); /* what the last thread's exit would have done */
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -458,7 +465,7 @@ static void *exit_watcher(void *arg)
 		mutex_unlock(&watch_lock);
 		/* A thread that has just told us it ends is still running its
 		 * destructors: look again in a millisecond, then less often. */
-		ms = kicked ? 1 : ms < WATCH_MAX_MS ? ms * 2 : WATCH_MAX_MS;
+		ms = kicked || quiet ? 1 : ms < WATCH_MAX_MS ? ms * 2 : WATCH_MAX_MS;
 	}
 	return NULL;
 }

@@ -386,18 +386,34 @@ awk -v workloads="$WORKLOADS" -v allocs="$ALLOCS" -v fmt="$FORMAT" -v wrong="$fl
 	}
 ' "$RES"
 
+# extra_header FMT MDALIGN CELL...: the header of one of the small tables
+# below, in Markdown (MDALIGN: its alignment row) or as text laid out by
+# the printf format FMT; extra_row FMT CELL...: one of its rows.
+extra_row() {
+	local fmt=$1 line="|" c
+	shift
+	if [ "$FORMAT" = md ]; then
+		for c in "$@"; do line="$line $c |"; done
+		echo "$line"
+	else
+		printf "$fmt\n" "$@"
+	fi
+}
+extra_header() {
+	local fmt=$1 align=$2
+	shift 2
+	extra_row "$fmt" "$@"
+	if [ "$FORMAT" = md ]; then echo "$align"; fi
+}
+
 # How soon freed memory goes back (memreturn.c): one run per mode and
 # allocator, the four modes of an allocator side by side (they mostly sleep).
 if [ "${MEMRETURN:-1}" != 0 ] && [ -x "$B/memreturn" ]; then
 	echo
 	echo "Memory return (memreturn): RSS (MiB) with 512 MiB allocated and written, right after freeing it all, and 0.1, 1 and 4 s later"
 	echo
-	if [ "$FORMAT" = md ]; then
-		echo "| mode | allocator | peak | freed | 0.1 s | 1 s | 4 s |"
-		echo "|---|---|---:|---:|---:|---:|---:|"
-	else
-		printf '%-8s %-9s %6s %6s %6s %6s %6s\n' mode allocator peak freed 0.1s 1s 4s
-	fi
+	mfmt='%-8s %-9s %6s %6s %6s %6s %6s'
+	extra_header "$mfmt" '|---|---|---:|---:|---:|---:|---:|' mode allocator peak freed '0.1 s' '1 s' '4 s'
 	for a in $ran; do
 		for m in small xthread large huge; do
 			LD_PRELOAD=${LIB[$a]} "$B/memreturn" "$m" >"$OUT/memreturn.$m.$a" 2>&1 &
@@ -412,11 +428,7 @@ if [ "${MEMRETURN:-1}" != 0 ] && [ -x "$B/memreturn" ]; then
 				continue
 			fi
 			set -- ${line//=/ }
-			if [ "$FORMAT" = md ]; then
-				echo "| $m | $a | $3 | $5 | $7 | $9 | ${11} |"
-			else
-				printf '%-8s %-9s %6s %6s %6s %6s %6s\n' "$m" "$a" "$3" "$5" "$7" "$9" "${11}"
-			fi
+			extra_row "$mfmt" "$m" "$a" "$3" "$5" "$7" "$9" "${11}"
 		done
 	done
 fi
@@ -427,12 +439,8 @@ if [ "${BUFGROW:-1}" != 0 ] && [ -x "$B/bufgrow" ]; then
 	echo
 	echo "Buffer growth (bufgrow): realloc to 256 MiB in 64 KiB steps, each written; one run each"
 	echo
-	if [ "$FORMAT" = md ]; then
-		echo "| allocator | time (s) | peak RSS (MiB) |"
-		echo "|---|---:|---:|"
-	else
-		printf '%-9s %8s %14s\n' allocator time peak_rss_mib
-	fi
+	bfmt='%-9s %8s %14s'
+	extra_header "$bfmt" '|---|---:|---:|' allocator 'time (s)' 'peak RSS (MiB)'
 	for a in $ran; do
 		out=$("$B/measure" -p "${LIB[$a]}" -t 120 -o "$OUT/bufgrow.$a.m" "$B/bufgrow" 2>&1) || true
 		t=${out#*wall_s=}
@@ -443,11 +451,7 @@ if [ "${BUFGROW:-1}" != 0 ] && [ -x "$B/bufgrow" ]; then
 			continue
 		fi
 		r=$(awk -v k="$r" 'BEGIN { printf "%.0f", k / 1024 }')
-		if [ "$FORMAT" = md ]; then
-			echo "| $a | $t | $r |"
-		else
-			printf '%-9s %8s %14s\n' "$a" "$t" "$r"
-		fi
+		extra_row "$bfmt" "$a" "$t" "$r"
 	done
 fi
 

@@ -197,6 +197,14 @@ static void trace(uintptr_t released, int64_t worked_ns, bool forced)
 	print_str(forced ? " (forced)\n" : "\n");
 }
 
+int64_t scavenge_pause_ns(int64_t worked, int64_t others, int64_t wall, long ncpu)
+{
+	bool idle = wall > 0 && others * 100 < wall * ncpu * SCAVENGE_IDLE_PERCENT;
+	long percent = idle ? SCAVENGE_IDLE_BURST_PERCENT : SCAVENGE_PERCENT;
+	int64_t pause = worked * (100 / percent / ncpu - 1);
+	return pause < 1000000 ? 1000000 : pause;
+}
+
 static void *scavenger_main(void *arg)
 {
 	long ncpu = (long)os_ncpu();
@@ -241,15 +249,11 @@ static void *scavenger_main(void *arg)
 		 * burst (an idle program gives its memory back in a fraction of
 		 * a second; a busy one never sees the scavenger take more). */
 		int64_t now = os_nanotime(), cpu = os_process_cputime_ns(), mine = os_thread_cputime_ns();
-		int64_t others = (cpu - last_cpu) - (mine - last_mine), wall = now - last_wall;
-		bool idle = last_wall && others * 100 < wall * ncpu * SCAVENGE_IDLE_PERCENT;
+		int64_t others = (cpu - last_cpu) - (mine - last_mine), wall = last_wall ? now - last_wall : 0;
 		last_wall = now;
 		last_cpu = cpu;
 		last_mine = mine;
-		long percent = idle ? SCAVENGE_IDLE_BURST_PERCENT : SCAVENGE_PERCENT;
-		sleep_ns = released ? worked * (100 / percent / ncpu - 1) : 0;
-		if (released && sleep_ns < 1000000)
-			sleep_ns = 1000000;
+		sleep_ns = released ? scavenge_pause_ns(worked, others, wall, ncpu) : 0;
 	}
 	return NULL;
 }

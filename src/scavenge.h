@@ -32,5 +32,10 @@ GORT_HIDDEN void scavenge_fork_lock_leaf(void);
 GORT_HIDDEN void scavenge_fork_unlock(bool child);
 /* Bytes of free, unreleased pages the goal allows to keep. */
 GORT_HIDDEN uintptr_t scavenge_goal_idle_bytes(uintptr_t inuse_bytes);
+/* The scavenger's pause after a burst of worked ns of its own CPU time,
+ * at least 1 ms: it then uses 1% of the machine's ncpu CPUs, or 10% when
+ * the rest of the process used under 5% of them (others ns of CPU time in
+ * the last wall ns; wall 0: not known). */
+GORT_HIDDEN int64_t scavenge_pause_ns(int64_t worked, int64_t others, int64_t wall, long ncpu);
 
 #endif

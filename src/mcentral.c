@@ -50,7 +50,7 @@ void mcentral_push_partial(mcentral *c, mspan *s)
 	spin_lock(&c->lock);
 	list_push_locked(c, s);
 	spin_unlock(&c->lock);
-	scavenger_note_push();
+	scavenger_note_push(s->npages);
 }
 
 /* Parks a span just swept with too few free slots to be worth caching.
@@ -95,6 +95,7 @@ mspan *mcentral_cache_span(mcentral *c, struct mcache *owner)
 		spin_unlock(&c->lock);
 		if (!s)
 			break;
+		scavenger_note_take(s->npages);
 		/* Off the list and still PARTIAL: ours to sweep. */
 		uint32_t nfreed;
 		if (mspan_sweep(s, &nfreed) == 0) {

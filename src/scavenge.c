@@ -14,7 +14,9 @@
  * for the manual heap: before scavenging it sweeps the central partial
  * lists so that spans emptied by frees return their pages.
  *
- * When it has nothing to do it parks: it is woken when a span free leaves
+ * The thread is started once the heap first has SCAVENGE_START_BYTES of
+ * work for it (a smaller program would pay more for the thread than it
+ * could get back).  When it has nothing to do it parks: it is woken when a span free leaves
  * the heap above its goal or when SCAVENGE_WAKE_PUSHES spans have been
  * listed centrally since its last pass.  Both events are also recorded
  * (pushes_since_pass, excess_seen), and the thread looks at the record
@@ -50,6 +52,7 @@
 #define SCAVENGE_REDUCE_PERCENT 5        /* under a memory limit: keep 5% of it free */
 #define SCAVENGE_PERIOD_NS 10000000000LL /* idle backstop re-check interval */
 #define SCAVENGE_WAKE_PUSHES 64          /* spans listed before a parked scavenger is woken */
+#define SCAVENGE_START_BYTES (1 << 20)   /* work that is worth starting the thread for */
 
 static pthread_mutex_t scav_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t scav_cond;
@@ -99,11 +102,16 @@ static uintptr_t excess_locked(void)
 
 static uint32_t pushes_since_pass; /* atomic: spans listed centrally since the last pass */
 static bool excess_seen;	   /* atomic: a span free left work since the last pass */
-/* Set (atomic) when the heap first has work for the scavenger: pages
- * freed or spans listed centrally.  A program that never gives memory
- * back never starts the thread (its stack and the libc code it runs cost
- * resident memory). */
+/* Set (atomic) when the heap first has SCAVENGE_START_BYTES of work for
+ * the scavenger: idle pages above the goal, or spans listed centrally
+ * (which may be empty).  The thread costs resident memory itself (its
+ * stack, its cache, the libc code it runs: ~50 KiB), more than a small
+ * program could ever give back; one that never frees that much never
+ * starts it. */
 static bool scav_wanted;
+/* atomic: pages of the spans on central lists (pushed less taken), kept
+ * until the scavenger is wanted; they may be empty. */
+static intptr_t listed_pages;
 
 static void wake(void)
 {
@@ -113,14 +121,23 @@ static void wake(void)
 	mutex_unlock(&scav_lock);
 }
 
-void scavenger_note_push(void)
+void scavenger_note_take(uintptr_t npages)
 {
+	if (unlikely(!load_relaxed(&scav_wanted)))
+		__atomic_sub_fetch(&listed_pages, (intptr_t)npages, __ATOMIC_RELAXED);
+}
+
+void scavenger_note_push(uintptr_t npages)
+{
+	if (unlikely(!load_relaxed(&scav_wanted)) &&
+	    __atomic_add_fetch(&listed_pages, (intptr_t)npages, __ATOMIC_RELAXED) >=
+		    (intptr_t)(SCAVENGE_START_BYTES / PAGE_BYTES))
+		store_relaxed(&scav_wanted, true);
 	/* Spans listed by frees may be empty: enough of them is work for the
 	 * reclaim pass.  Every push from the threshold on may wake (the one
 	 * that reached it may have found the scavenger busy).  Sequentially
 	 * consistent with the parking side, which reads the count after it
 	 * says it parks, so one of the two always sees the other. */
-	store_relaxed(&scav_wanted, true);
 	if (__atomic_add_fetch(&pushes_since_pass, 1, __ATOMIC_SEQ_CST) >= SCAVENGE_WAKE_PUSHES &&
 	    load_seqcst(&scav_parked))
 		wake();
@@ -128,8 +145,10 @@ void scavenger_note_push(void)
 
 void scavenger_note_free_locked(void)
 {
-	store_relaxed(&scav_wanted, true);
-	if (excess_locked() < SCAVENGE_CHUNK_BYTES)
+	uintptr_t excess = excess_locked();
+	if (excess >= SCAVENGE_START_BYTES)
+		store_relaxed(&scav_wanted, true);
+	if (excess < SCAVENGE_CHUNK_BYTES)
 		return;
 	store_seqcst(&excess_seen, true); /* as pushes_since_pass above */
 	if (load_seqcst(&scav_parked))
@@ -279,6 +298,11 @@ void scavenger_kick(void)
 {
 	if (unlikely(load_relaxed(&scav_wanted)) && load_acquire(&scav_state) != 2)
 		scavenger_start();
+}
+
+bool scavenger_running(void)
+{
+	return load_acquire(&scav_state) == 2;
 }
 
 void scavenger_start(void)

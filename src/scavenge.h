@@ -13,9 +13,13 @@ GORT_HIDDEN void scavenger_start(void);
  * allocation, a large free, or a span given back by the free and refill
  * paths (pthread_create allocates, and gort may be malloc). */
 GORT_HIDDEN void scavenger_kick(void);
+/* Whether the thread has been started (for tests). */
+GORT_HIDDEN bool scavenger_running(void);
 /* A span was listed on a central list (no lock held): wakes the parked
  * scavenger once enough have been, so their empty spans are reclaimed. */
-GORT_HIDDEN void scavenger_note_push(void);
+GORT_HIDDEN void scavenger_note_push(uintptr_t npages);
+/* A span of npages was taken off a central list to be cached again. */
+GORT_HIDDEN void scavenger_note_take(uintptr_t npages);
 /* Heap lock held: pages were freed; wakes the scavenger when the heap keeps
  * more free pages than its goal allows. */
 GORT_HIDDEN void scavenger_note_free_locked(void);

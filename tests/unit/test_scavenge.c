@@ -11,7 +11,8 @@
  * a fourth, that spans freed by other threads go back once their owner
  * exits; a fifth, that a huge block goes back as it is freed; a sixth,
  * the scavenger's faster pace while the program is idle (the rule, and an
- * idle program's memory going back).
+ * idle program's memory going back); a seventh, that a program which
+ * gives back less than the scavenger's own cost never starts it.
  */
 #include "gort.h"
 #include "debugvars.h"
@@ -278,6 +279,44 @@ static int thread_exit_child(void)
 	return t_failed_case;
 }
 
+static void *churn_thread(void *arg)
+{
+	size_t n = (size_t)(uintptr_t)arg / 3000;
+	void **objs = gort_malloc(n * sizeof *objs);
+	for (size_t i = 0; i < n; i++) {
+		objs[i] = gort_malloc(3000);
+		memset(objs[i], 1, 3000);
+	}
+	for (size_t i = 0; i < n; i++)
+		gort_free(objs[i]);
+	gort_free(objs);
+	return NULL;
+}
+
+/* In a fresh child: threads that churn 256 KiB and exit, and large blocks
+ * freed, 512 KiB in all, do not start the scavenger (a thread with its
+ * stack and cache costs more than it could release); 8 MiB freed does. */
+static int small_program_child(void)
+{
+	for (int i = 0; i < 4; i++) {
+		pthread_t t;
+		CHECK(pthread_create(&t, NULL, churn_thread, (void *)(uintptr_t)(256 << 10)) == 0);
+		pthread_join(t, NULL);
+	}
+	for (int i = 0; i < 8; i++)
+		gort_free(gort_malloc(64 << 10));
+	usleep(20000);
+	CHECKF(!scavenger_running(), "the scavenger started for a program that freed 1.5 MiB of small churn");
+	void *big[8];
+	for (int i = 0; i < 8; i++)
+		memset(big[i] = gort_malloc(1 << 20), 1, 1 << 20);
+	for (int i = 0; i < 8; i++)
+		gort_free(big[i]);
+	gort_free(gort_malloc(64 << 10)); /* a span allocation kicks it */
+	CHECKF(scavenger_running(), "8 MiB freed and the scavenger not started");
+	return t_failed_case;
+}
+
 static const char *self;
 
 /* Runs this program again as "env self arg" (a fresh heap and scavenger). */
@@ -321,6 +360,11 @@ static void test_idle_program_fast(void)
 	run_child("", "idle");
 }
 
+static void test_small_program_no_scavenger(void)
+{
+	run_child("", "smallprogram");
+}
+
 static void test_madv_free(void)
 {
 	run_child("GORTDEBUG=madvdontneed=0", "madvfree");
@@ -337,6 +381,8 @@ int main(int argc, char **argv)
 		return thread_exit_child();
 	if (argc > 1 && !strcmp(argv[1], "idle"))
 		return idle_child();
+	if (argc > 1 && !strcmp(argv[1], "smallprogram"))
+		return small_program_child();
 	RUN(test_rss_falls);
 	RUN(test_madv_free);
 	RUN(test_huge_free_releases);
@@ -344,5 +390,6 @@ int main(int argc, char **argv)
 	RUN(test_thread_exit_releases);
 	RUN(test_idle_pacing_rule);
 	RUN(test_idle_program_fast);
+	RUN(test_small_program_no_scavenger);
 	TEST_EXIT();
 }

@@ -158,6 +158,20 @@ GORT_INLINE void free_object(mspan *s, uintptr_t p, uint32_t idx)
 		bad_free("gort_free: double free", p);
 		return;
 	}
+	if (idx + 1 == s->freeindex && (idx & 63) != 63 && c->manual[s->sizeclass] == s) {
+		/* The object the current span handed out last: step freeindex
+		 * back over it, so that it is the next one handed out (a
+		 * temporary freed at once reuses the same, cache-hot memory,
+		 * and a thread that allocates and frees one object at a time
+		 * stays on one slot).  Its alloc bit is clear, as the cache
+		 * offered it; the cache's bits shift up one (none is lost:
+		 * idx + 1 is not a word boundary).  It may hold data now. */
+		s->alloc_cache = s->alloc_cache << 1 | 1;
+		s->needzero = 1;
+		store_relaxed(&s->freeindex, idx);
+		owner_add(&c->nfree[s->sizeclass], 1);
+		return;
+	}
 	store_relaxed(&span_local_word(s, w), fl | m);
 	owner_add(&c->nfree[s->sizeclass], 1);
 	uint16_t n = (uint16_t)(s->nlocal + 1);

@@ -12,7 +12,10 @@
  * freed bit is set.  alloc_cache holds the complement of the alloc bits from
  * freeindex to the next multiple of 64, so the fast path is a ctz; in a
  * span of one word (nelems <= 64) it covers every slot, so a fast path
- * that fails there means the span is dry.
+ * that fails there means the span is dry.  freeindex only grows between
+ * sweeps, except by one step back when the owner frees the object its
+ * current span handed out last (free.c): that object's alloc bit is clear,
+ * so it alone changes state.
  *
  * Sweeping (mspan_sweep) folds the freed bits into alloc_bits and resets
  * freeindex to 0; it is done by whoever holds the span exclusively:

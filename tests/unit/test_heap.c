@@ -1,7 +1,8 @@
 /*
  * test_heap.c: unit tests of the heap's internals and its manual API:
  * span_of/find_object on every interior offset of every size class,
- * sizes, alignment, zeroing, realloc, cross-thread frees, thread exit,
+ * sizes, alignment, zeroing, last-in first-out reuse, realloc,
+ * cross-thread frees, thread exit,
  * the tiny allocator, MemStats identities and the knob parser.
  */
 #include "gort.h"
@@ -145,6 +146,69 @@ static void test_zeroing(void)
 	gort_free(big);
 }
 
+/* An object freed right after it was handed out is the next one handed
+ * out (the span steps back over it); anything else is not reused before
+ * the span is swept, and calloc still clears a reused slot. */
+static void *lifo_thread(void *arg)
+{
+	(void)arg;
+	size_t sizes[] = {16, 48, 100, 1000, 3000, 6144, 20000};
+	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+		size_t n = sizes[i];
+		unsigned char *p = gort_malloc(n); /* likely a fresh span: needzero clear */
+		memset(p, 0xab, n);
+		gort_free(p);
+		unsigned char *q = gort_calloc(1, n);
+		CHECKF(q == p, "size %zu: freed last-handed-out %p, next allocation %p", n, (void *)p, (void *)q);
+		int nonzero = 0;
+		for (size_t j = 0; j < n; j++)
+			nonzero |= q[j];
+		CHECKF(!nonzero, "calloc(%zu) reused a just-freed slot without clearing it", n);
+
+		/* A burst freed last-in first-out is handed out again in order,
+		 * back to where it began or to the span's or bitmap word's
+		 * boundary within it (the objects before that wait for a sweep). */
+		enum { B = 12 };
+		void *a[B], *b[B];
+		for (int k = 0; k < B; k++)
+			a[k] = gort_malloc(n);
+		for (int k = B - 1; k >= 0; k--)
+			gort_free(a[k]);
+		for (int k = 0; k < B; k++)
+			b[k] = gort_malloc(n);
+		int j = 0;
+		while (j < B && a[j] != b[0])
+			j++;
+		CHECKF(j < B, "size %zu: the burst's slots were not reused", n);
+		for (int k = 0; j + k < B; k++)
+			CHECKF(b[k] == a[j + k], "size %zu: burst slot %d: %p, freed %p", n, k, b[k], a[j + k]);
+		if (n <= 100)
+			CHECKF(j <= B / 2, "size %zu: only %d of %d reused", n, B - j, B);
+		/* Not the last handed out: its slot waits for the sweep. */
+		void *x = gort_malloc(n), *y = gort_malloc(n);
+		gort_free(x);
+		void *z = gort_malloc(n);
+		CHECKF(z != x, "size %zu: an older free was reused before a sweep", n);
+		gort_free(z); /* last handed out: steps back over z, then y */
+		gort_free(y);
+		void *y2 = gort_malloc(n), *z2 = gort_malloc(n);
+		CHECKF(y2 == y && z2 == z, "size %zu: y, z freed last-in first-out not handed out again", n);
+		gort_free(z2);
+		gort_free(y2);
+		for (int k = 0; k < B; k++)
+			gort_free(b[k]);
+		gort_free(q);
+	}
+	return NULL;
+}
+
+static void test_lifo_reuse(void)
+{
+	pthread_t t;
+	REQUIRE(pthread_create(&t, NULL, lifo_thread, NULL) == 0);
+	pthread_join(t, NULL);
+}
+
 static void test_aligned_alloc(void)
 {
 	size_t sizes[] = {1, 7, 16, 48, 100, 1000, 4096, 9000, 32768, 70000, 1 << 20};
@@ -194,7 +258,8 @@ static void test_realloc(void)
 
 /* A large object resized in place: grown over the free pages after it
  * (found by trying blocks until one sits where the heap ends, as first fit
- * puts the latest ones), shrunk by giving its tail back; contents kept,
+ * puts the latest ones; the hole a moved one leaves is filled, or the next
+ * try would land in it again), shrunk by giving its tail back; contents kept,
  * the heap's figures following, the tail reusable. */
 static void fill_pattern(unsigned char *p, size_t n, unsigned seed)
 {
@@ -214,6 +279,7 @@ static void test_realloc_large_in_place(void)
 {
 	enum { TRIES = 64 };
 	static unsigned char *blocks[TRIES];
+	static void *plugs[TRIES];
 	unsigned char *grown = NULL;
 	for (unsigned k = 0; k < TRIES && !grown; k++) {
 		unsigned char *p = gort_malloc(256 << 10);
@@ -233,8 +299,11 @@ static void test_realloc_large_in_place(void)
 			       (unsigned long long)m0.heap_alloc, (unsigned long long)m1.heap_alloc);
 		}
 		blocks[k] = q;
+		plugs[k] = grown ? NULL : gort_malloc(256 << 10); /* fills the hole q left */
 	}
 	CHECKF(grown != NULL, "no 256 KiB block of %d grew in place", TRIES);
+	for (unsigned k = 0; k < TRIES; k++)
+		gort_free(plugs[k]);
 	if (grown) {
 		fill_pattern(grown, 768 << 10, 99);
 		gort_memstats m0, m1;
@@ -287,7 +356,7 @@ static void test_realloc_in_place_profiled(void)
 {
 	long old_rate = gort_set_mem_profile_rate(1);
 	enum { TRIES = 64 };
-	static void *blocks[TRIES];
+	static void *blocks[TRIES], *plugs[TRIES];
 	bool in_place = false;
 	unsigned k;
 	for (k = 0; k < TRIES && !in_place; k++) {
@@ -305,8 +374,13 @@ static void test_realloc_in_place_profiled(void)
 		       "%s: allocated %lld/%lld -> %lld/%lld", in_place ? "in place" : "moved", t0.alloc_n, t0.alloc_b,
 		       t1.alloc_n, t1.alloc_b);
 		blocks[k] = q;
+		/* A moved block left a 256 KiB hole, where the next try would
+		 * land again: fill it, so that tries move up the heap. */
+		plugs[k] = in_place ? NULL : gort_malloc(256 << 10);
 	}
 	CHECKF(in_place, "no block of %d grew in place", TRIES);
+	for (unsigned i = 0; i < k; i++)
+		gort_free(plugs[i]);
 	struct prof_totals t2 = prof_totals();
 	for (unsigned i = 0; i < k; i++)
 		gort_free(blocks[i]);
@@ -630,6 +704,7 @@ int main(void)
 	RUN(test_not_heap);
 	RUN(test_sizes_and_alignment);
 	RUN(test_zeroing);
+	RUN(test_lifo_reuse);
 	RUN(test_aligned_alloc);
 	RUN(test_realloc);
 	RUN(test_realloc_large_in_place);

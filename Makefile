@@ -48,7 +48,12 @@ HOT_SRCS := $(patsubst %,src/%.c,malloc free mcache mcentral mspan mheap pageall
 # The empty _fini of the C start files would sit after all of it, and the
 # dynamic loader calls it at exit: no DT_FINI (destructors run from
 # .fini_array, which the start files put beside the hot code).
-SO_LDFLAGS := -Wl,-fini=gort_no_fini
+# Segments aligned to 64 KiB, which the dynamic loader (glibc >= 2.35)
+# honours: the text then starts a 64 KiB fault-around group, and the code
+# a malloc-only program runs (its first 64 KiB) is one group instead of
+# the two it straddled at a random page offset (cscratch: 176 -> 128 KiB
+# of the library resident).
+SO_LDFLAGS := -Wl,-fini=gort_no_fini -Wl,-z,max-page-size=0x10000
 SRCS := $(HOT_SRCS) $(filter-out src/override.c $(HOT_SRCS),$(wildcard src/*.c))
 OBJS := $(SRCS:src/%.c=$(O)/obj/%.o)
 TEST_SRCS := $(wildcard tests/unit/*.c tests/stress/*.c tests/wrong/*.c)

@@ -10,7 +10,9 @@
  * catches overlap and premature reuse.  A share of objects is handed to a
  * neighbour thread through a locked mailbox and freed there (cross-thread
  * frees).  Periodically each thread checks that its live objects do not
- * overlap and that find_object resolves them.
+ * overlap and that find_object resolves them.  Bursts of temporaries freed
+ * last in, first out, then a calloc of their size, exercise the step back
+ * over the object a span handed out last.
  * A second test runs chains of short-lived threads over shared tables
  * (larson's pattern): objects outlive the thread and the spans that
  * allocated them, and are freed by strangers.
@@ -125,6 +127,38 @@ static void check_table(struct obj *t)
 	}
 }
 
+/* A burst of short-lived objects freed last in, first out, then a calloc
+ * of the same size: the owner's step back over the object its span handed
+ * out last (free.c) hands the same slots out again, which must neither
+ * give out a live object (the shadow's patterns would show it) nor skip
+ * clearing for calloc. */
+static void temporaries(uint64_t *s)
+{
+	struct obj b[8];
+	int n = 1 + (int)(rnd(s) % 8);
+	size_t sz = 1 + rand_size(s) % 8192;
+	for (int k = 0; k < n; k++) {
+		b[k].size = sz;
+		b[k].fill = (unsigned char)rnd(s);
+		b[k].p = gort_malloc(sz);
+		if (!b[k].p) {
+			fail("allocation failed", &b[k]);
+			n = k;
+			break;
+		}
+		fill(&b[k]);
+	}
+	for (int k = n - 1; k >= 0; k--)
+		release(&b[k]);
+	struct obj z = {gort_calloc(1, sz), sz, 0, 0};
+	if (!z.p) {
+		fail("calloc failed", &z);
+		return;
+	}
+	verify(&z); /* fill 0: every byte must be zero */
+	gort_free(z.p);
+}
+
 static void *worker(void *arg)
 {
 	int id = (int)(intptr_t)arg;
@@ -170,6 +204,8 @@ static void *worker(void *arg)
 				live -= o->size;
 				release(o);
 			}
+		} else if (r >= 90) {
+			temporaries(&s);
 		} else {
 			size_t sz = rand_size(&s);
 			if (live + sz > MAX_LIVE_BYTES)

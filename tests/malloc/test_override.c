@@ -6,12 +6,15 @@
  * return values and errno as POSIX and glibc give them, alignment, usable
  * sizes, mallinfo2's figures, threads that exit and fork from a threaded
  * program, bad frees, and a randomized multi-threaded run checked against
- * a shadow model of every block's size and contents.
+ * a shadow model of every block's size and contents; and the library's
+ * layout (its segments aligned to 64 KiB, where the loader put them).
  */
 #define _GNU_SOURCE /* pthread_getattr_np */
 #include "testing.h"
 
 #include <errno.h>
+#include <gnu/libc-version.h>
+#include <link.h>
 #include <sys/sysinfo.h>
 #include <gort.h>
 #include <malloc.h>
@@ -620,6 +623,51 @@ static void *stress(void *arg)
 	return NULL;
 }
 
+/* The kernel maps a library's text in 64 KiB groups aligned in the
+ * address space: with its segments 64 KiB-aligned (Makefile, SO_LDFLAGS)
+ * the code a malloc-only program runs is one group, not two. */
+struct layout {
+	uintptr_t want;
+	bool found, aligned_file, aligned_mem;
+};
+
+static int layout_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct layout *l = arg;
+	bool mine = false;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && l->want >= lo && l->want < lo + ph->p_memsz)
+			mine = true;
+	}
+	if (!mine)
+		return 0;
+	l->found = l->aligned_file = l->aligned_mem = true;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		l->aligned_file &= ph->p_align >= 65536;
+		if (ph->p_flags & PF_X)
+			l->aligned_mem &= (info->dlpi_addr + ph->p_vaddr) % 65536 == 0;
+	}
+	return 1;
+}
+
+static void test_library_layout(void)
+{
+	struct layout l = {(uintptr_t)(void *)gort_read_memstats, false, false, false};
+	dl_iterate_phdr(layout_cb, &l);
+	REQUIRE(l.found);
+	CHECKF(l.aligned_file, "libgort-malloc.so's segments are not 64 KiB-aligned");
+	int major = 0, minor = 0;
+	sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor);
+	if (major > 2 || (major == 2 && minor >= 35))
+		CHECKF(l.aligned_mem, "glibc %s loaded the text off a 64 KiB boundary", gnu_get_libc_version());
+}
+
 static void test_stress_shadow(void)
 {
 	gort_memstats a, b;
@@ -657,6 +705,7 @@ int main(int argc, char **argv)
 	RUN(test_profile_every_allocation);
 	RUN(test_profile_sites);
 	RUN(test_bad_free);
+	RUN(test_library_layout);
 	RUN(test_stress_shadow);
 	TEST_EXIT();
 }

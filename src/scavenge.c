@@ -16,12 +16,12 @@
  *
  * The thread is started once the heap first has SCAVENGE_START_BYTES of
  * work for it (a smaller program would pay more for the thread than it
- * could get back).  When it has nothing to do it parks: it is woken when a span free leaves
- * the heap above its goal or when SCAVENGE_WAKE_PUSHES spans have been
- * listed centrally since its last pass.  Both events are also recorded
- * (pushes_since_pass, excess_seen), and the thread looks at the record
- * after saying it parks, so work that arrived during a pass is never left
- * to the 10 s backstop.
+ * could get back).  When it has nothing to do it parks: it is woken when
+ * a span free leaves the heap above its goal or when SCAVENGE_WAKE_PUSHES
+ * spans have been listed centrally since its last pass.  Both events are
+ * also recorded (pushes_since_pass, excess_seen), and the thread looks at
+ * the record after saying it parks, so work that arrived during a pass is
+ * never left to the 10 s backstop.
  *
  * Releasing takes the heap lock only to pick a run (which the page
  * allocator then holds as "in use") and to give it back; the madvise call
@@ -105,7 +105,7 @@ static bool excess_seen;	   /* atomic: a span free left work since the last pass
 /* Set (atomic) when the heap first has SCAVENGE_START_BYTES of work for
  * the scavenger: idle pages above the goal, or spans listed centrally
  * (which may be empty).  The thread costs resident memory itself (its
- * stack, its cache, the libc code it runs: ~50 KiB), more than a small
+ * stack, its cache, the libc code it runs: ~60 KiB), more than a small
  * program could ever give back; one that never frees that much never
  * starts it. */
 static bool scav_wanted;

@@ -47,10 +47,13 @@ static mspan *list_pop_locked(mcentral *c)
 
 void mcentral_push_partial(mcentral *c, mspan *s)
 {
+	/* Once listed, s may be taken, emptied, freed and its record reused
+	 * by other threads: read it first. */
+	uintptr_t npages = s->npages;
 	spin_lock(&c->lock);
 	list_push_locked(c, s);
 	spin_unlock(&c->lock);
-	scavenger_note_push(s->npages);
+	scavenger_note_push(npages);
 }
 
 /* Parks a span just swept with too few free slots to be worth caching.

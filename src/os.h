@@ -56,6 +56,10 @@ GORT_HIDDEN pid_t os_gettid(void);
 /* Whether the process has a thread, not a zombie, whose id is not one of
  * skip[0..nskip); true when it cannot tell (/proc unreadable). */
 GORT_HIDDEN bool os_other_threads_live(const pid_t *skip, unsigned nskip);
+/* The process's thread count as the kernel keeps it (/proc/self/stat's
+ * num_threads, which counts the group leader even as a zombie); 0 if it
+ * cannot be read. */
+GORT_HIDDEN unsigned long os_thread_count(void);
 GORT_HIDDEN bool os_thread_stack(uintptr_t *lo, uintptr_t *hi);
 /* glibc's: the stack pointer where the program started (main stack). */
 extern void *__libc_stack_end;

@@ -270,6 +270,24 @@ static char task_state(int dfd, const char *name)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
+unsigned long os_thread_count(void)
+{
+	char buf[1024];
+	if (!read_small_file(AT_FDCWD, "/proc/self/stat", buf, sizeof buf))
+		return 0;
+	const char *p = strrchr(buf, ')'); /* the command name may hold anything */
+	if (!p)
+		return 0;
+	/* After the name: state is field 3, num_threads field 20. */
+	for (int field = 2; field < 20; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return 0;
+	}
+	const char *end;
+	return (unsigned long)parse_u64(p + 1, &end);
+}
+
 bool os_other_threads_live(const pid_t *skip, unsigned nskip)
 {
 	int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -310,6 +328,13 @@ bool os_other_threads_live(const pid_t *skip, unsigned nskip)
 			break;
 	}
 	close(dfd);
+	/* A directory walk can miss a live thread while another one exits
+	 * (the kernel resumes it by position in the thread list): the count
+	 * is exact.  Besides skip, only the group leader (the program's main
+	 * thread, gone by pthread_exit and a zombie now) may remain. */
+	unsigned long n = os_thread_count();
+	if (n > 1 + (unsigned long)nskip)
+		live = true;
 	return live;
 }
 

@@ -441,10 +441,11 @@ static void *exit_watcher(void *arg)
 				ours[n++] = tid;
 		}
 		/* A listing of /proc/self/task taken while a thread exits can
-		 * miss another, live one, as about 1 run in 200 of
-		 * test_main_exit that ended with a worker still running
-		 * suggests (none in 300 since): only two listings in a row, a
-		 * millisecond apart, end the process. */
+		 * miss another, live one (the kernel resumes the walk by
+		 * position; about 1 run in 200 of test_main_exit once ended
+		 * with a worker still running): the listing must agree with
+		 * the kernel's thread count (os_other_threads_live), twice in
+		 * a row, a millisecond apart. */
 		if (os_other_threads_live(ours, n))
 			quiet = 0;
 		else if (++quiet == 2)

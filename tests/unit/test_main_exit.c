@@ -13,8 +13,10 @@
  * forked it (its one thread is then its main thread), and a third keeps
  * one thread alive for 300 ms after main leaves, to show that the
  * process does not end early.  Under ThreadSanitizer: SKIP (below).
+ * The watcher's exact count of the process's threads is checked first.
  */
 #include "gort.h"
+#include "os.h"
 #include "scavenge.h"
 #include "testing.h"
 
@@ -168,6 +170,34 @@ static void test_not_before_last_thread(void)
 	check_child(false, 300);
 }
 
+static pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+
+static void *wait_for_release(void *arg)
+{
+	pthread_mutex_lock(&hold);
+	pthread_mutex_unlock(&hold);
+	return arg;
+}
+
+/* os_thread_count, which the watcher trusts over its directory walk (a
+ * walk can miss a live thread while another exits), follows threads
+ * started and joined. */
+static void test_thread_count(void)
+{
+	unsigned long n0 = os_thread_count();
+	REQUIRE(n0 >= 1);
+	pthread_t t[5];
+	pthread_mutex_lock(&hold);
+	for (int i = 0; i < 5; i++)
+		REQUIRE(pthread_create(&t[i], NULL, wait_for_release, NULL) == 0);
+	unsigned long n1 = os_thread_count();
+	pthread_mutex_unlock(&hold);
+	for (int i = 0; i < 5; i++)
+		pthread_join(t[i], NULL);
+	unsigned long n2 = os_thread_count();
+	CHECKF(n1 == n0 + 5 && n2 == n0, "thread count %lu, %lu with five more, %lu after", n0, n1, n2);
+}
+
 static void *leave_at_once(void *arg)
 {
 	pthread_exit(arg);
@@ -191,6 +221,7 @@ int main(void)
 	pthread_t t;
 	if (pthread_create(&t, NULL, leave_at_once, NULL) == 0)
 		pthread_join(t, NULL);
+	RUN(test_thread_count);
 	RUN(test_main_leaves_first);
 	RUN(test_forked_from_thread);
 	RUN(test_not_before_last_thread);

@@ -7,7 +7,9 @@
  * one atomic OR (freed_remote) and, if that span was parked FULL, lists it
  * again so its new free slot can be found.  No lock on either path except
  * that revival, and large objects, whose pages go straight back to the
- * page heap.
+ * page heap.  One exception to "marks": the owner freeing the object its
+ * current span handed out last steps the span back over it instead, so
+ * that it is the next one handed out (mspan.h states the invariant).
  *
  * Validation is part of the fast path and costs a few compares: the
  * pointer must hit a live manual span at an object boundary, and the object

@@ -377,12 +377,12 @@ awk -v workloads="$WORKLOADS" -v allocs="$ALLOCS" -v fmt="$FORMAT" -v wrong="$fl
 		if (!has_gort || !G[tt, "gort"]) exit
 		print ""
 		print "Targets (issue 5), on the geometric means:"
-		if (G[tt, "mimalloc"]) printf "  time <= 1.1x mimalloc:  %.2fx  %s\n", G[tt, "gort"] / G[tt, "mimalloc"], G[tt, "gort"] <= 1.1 * G[tt, "mimalloc"] ? "met" : "NOT MET"
-		if (G[tt, "jemalloc"]) printf "  time < jemalloc:        %.2fx  %s\n", G[tt, "gort"] / G[tt, "jemalloc"], G[tt, "gort"] < G[tt, "jemalloc"] ? "met" : "NOT MET"
-		if (G[tt, "glibc"]) printf "  time < glibc:           %.2fx  %s\n", G[tt, "gort"] / G[tt, "glibc"], G[tt, "gort"] < G[tt, "glibc"] ? "met" : "NOT MET"
+		if (G[tt, "mimalloc"]) printf "  time <= 1.1x mimalloc:  %.3fx  %s\n", G[tt, "gort"] / G[tt, "mimalloc"], G[tt, "gort"] <= 1.1 * G[tt, "mimalloc"] ? "met" : "NOT MET"
+		if (G[tt, "jemalloc"]) printf "  time < jemalloc:        %.3fx  %s\n", G[tt, "gort"] / G[tt, "jemalloc"], G[tt, "gort"] < G[tt, "jemalloc"] ? "met" : "NOT MET"
+		if (G[tt, "glibc"]) printf "  time < glibc:           %.3fx  %s\n", G[tt, "gort"] / G[tt, "glibc"], G[tt, "gort"] < G[tt, "glibc"] ? "met" : "NOT MET"
 		best = ""
 		for (j = 1; j <= nr; j++) if (G[tr, R[j]] && (best == "" || G[tr, R[j]] < G[tr, best])) best = R[j]
-		if (best != "") printf "  peak RSS <= 1.1x the best (%s): %.2fx  %s\n", best, G[tr, "gort"] / G[tr, best], G[tr, "gort"] <= 1.1 * G[tr, best] ? "met" : "NOT MET"
+		if (best != "") printf "  peak RSS <= 1.1x the best (%s): %.3fx  %s\n", best, G[tr, "gort"] / G[tr, best], G[tr, "gort"] <= 1.1 * G[tr, best] ? "met" : "NOT MET"
 	}
 ' "$RES"
 

@@ -72,7 +72,7 @@ void *malloc_large(size_t size, size_t align, bool zero, void *fp)
 {
 	/* Past RAM + swap a request cannot be met (glibc's mmap is refused
 	 * there too), and its page map alone (0.1%) could exhaust memory. */
-	if (unlikely(size > MAX_ALLOC_BYTES) || (size > ((size_t)1 << 30) && size > os_alloc_cap_bytes())) {
+	if (unlikely(size > MAX_ALLOC_BYTES) || os_beyond_alloc_cap(size)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -193,8 +193,7 @@ void *gort_realloc(void *p, size_t size)
 	 * back.  To the profiler a growth allocates the bytes added (a sample
 	 * then records the whole object anew); a shrunk sample keeps the size
 	 * it recorded. */
-	if (s->sizeclass == 0 && size > MAX_SMALL_SIZE && size <= MAX_ALLOC_BYTES &&
-	    (size <= ((size_t)1 << 30) || size <= os_alloc_cap_bytes())) {
+	if (s->sizeclass == 0 && size > MAX_SMALL_SIZE && size <= MAX_ALLOC_BYTES && !os_beyond_alloc_cap(size)) {
 		uintptr_t npages = align_up(size, PAGE_BYTES) >> PAGE_SHIFT;
 		if (size < old) {
 			mheap_shrink_large(s, npages);

@@ -251,7 +251,7 @@ static GORT_NOINLINE void *alloc_large(size_t size, bool noscan, const gort_type
 {
 	if (unlikely(size > MAX_ALLOC_BYTES))
 		gort_throw("gort_alloc: size out of range");
-	if (size > ((size_t)1 << 30) && size > os_alloc_cap_bytes())
+	if (os_beyond_alloc_cap(size))
 		gc_throw_oom("gort_alloc", size); /* more than RAM + swap */
 	gc_prepare_thread();
 	uintptr_t npages = align_up(size, PAGE_BYTES) >> PAGE_SHIFT;

@@ -34,6 +34,12 @@ GORT_HIDDEN void os_unused(void *p, uintptr_t n, bool dontneed);
  * under vm.overcommit_memory=1, where only the heap's own page map, 0.1%
  * of what is mapped, limits it).  Read once. */
 GORT_HIDDEN uint64_t os_alloc_cap_bytes(void);
+/* Whether a single request of size bytes is past that bound (sizes up to
+ * 1 GiB are never looked at: the bound is read only for bigger ones). */
+GORT_INLINE bool os_beyond_alloc_cap(size_t size)
+{
+	return size > ((size_t)1 << 30) && size > os_alloc_cap_bytes();
+}
 /* Whether thread tid of this process blocks signal sig (from its
  * /proc status); false when that cannot be read. */
 GORT_HIDDEN bool os_thread_blocks_signal(pid_t tid, int sig);
@@ -54,7 +60,9 @@ GORT_HIDDEN unsigned os_context_regs(const void *ucontext, uintptr_t *regs, unsi
 /* The calling thread's kernel id, and the bounds of its stack. */
 GORT_HIDDEN pid_t os_gettid(void);
 /* Whether the process has a thread, not a zombie, whose id is not one of
- * skip[0..nskip); true when it cannot tell (/proc unreadable). */
+ * skip[0..nskip): by a walk of /proc/self/task, checked against
+ * os_thread_count (a walk can miss a thread while another exits); true
+ * when it cannot tell (/proc unreadable). */
 GORT_HIDDEN bool os_other_threads_live(const pid_t *skip, unsigned nskip);
 /* The process's thread count as the kernel keeps it (/proc/self/stat's
  * num_threads, which counts the group leader even as a zombie); 0 if it

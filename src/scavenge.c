@@ -10,9 +10,10 @@
  * itself (mheap.c).
  * Pacing (Go's scavengePercent): the thread works in bursts of at most
  * 1 ms of its own CPU time, then sleeps long enough that it uses about 1%
- * of the machine's CPU, or 10% while the rest of the process is idle.  It also plays the part of Go's background sweeper
- * for the manual heap: before scavenging it sweeps the central partial
- * lists so that spans emptied by frees return their pages.
+ * of the machine's CPU, or 10% while the rest of the process is idle.  It
+ * also plays the part of Go's background sweeper for the manual heap:
+ * before scavenging it sweeps the central partial lists so that spans
+ * emptied by frees return their pages.
  *
  * The thread is started once the heap first has SCAVENGE_START_BYTES of
  * work for it (a smaller program would pay more for the thread than it

@@ -15,8 +15,10 @@ GORT_HIDDEN void scavenger_start(void);
 GORT_HIDDEN void scavenger_kick(void);
 /* Whether the thread has been started (for tests). */
 GORT_HIDDEN bool scavenger_running(void);
-/* A span was listed on a central list (no lock held): wakes the parked
- * scavenger once enough have been, so their empty spans are reclaimed. */
+/* A span of npages was listed on a central list (no lock held): counts
+ * toward the SCAVENGE_START_BYTES that start the thread, and wakes the
+ * parked scavenger once enough have been, so their empty spans are
+ * reclaimed. */
 GORT_HIDDEN void scavenger_note_push(uintptr_t npages);
 /* A span of npages was taken off a central list to be cached again. */
 GORT_HIDDEN void scavenger_note_take(uintptr_t npages);

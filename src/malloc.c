@@ -28,7 +28,7 @@ static GORT_NOINLINE void *malloc_small_slow(unsigned cls, size_t size, bool zer
 {
 	mcache *c = mcache_tls;
 	if (unlikely(c == &mcache_empty)) {
-		if (mcache_thread_exited()) {
+		if (mcache_use_late()) {
 			/* Not sampled: the thread has no cache to count toward a sample. */
 			void *p = mcache_alloc_late(cls, size, zero);
 			if (!p)

@@ -92,12 +92,18 @@ mcache *mcache_self(void)
  */
 static __thread bool cache_gone __attribute__((tls_model("initial-exec")));
 static __thread bool in_late __attribute__((tls_model("initial-exec")));
+static __thread bool borrowing __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t late_lock = PTHREAD_MUTEX_INITIALIZER;
 static mcache *late_cache;
 
-bool mcache_thread_exited(void)
+bool mcache_use_late(void)
 {
-	return cache_gone;
+	return cache_gone || borrowing;
+}
+
+void mcache_borrow_late(bool on)
+{
+	borrowing = on;
 }
 
 bool mcache_in_late_alloc(void)
@@ -470,8 +476,8 @@ void *mprof_count_slow(void *p, uintptr_t size, const char *type, bool collected
 {
 	mcache *c = mcache_tls;
 	if (c == &mcache_empty) {
-		if (cache_gone)
-			return p; /* an exiting thread's late allocation: no cache to count in */
+		if (cache_gone || borrowing)
+			return p; /* a late or borrowed allocation: no cache to count in */
 		c = mcache_self();
 	}
 	if (c && mcache_sample_due(c, size))

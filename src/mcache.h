@@ -80,8 +80,14 @@ GORT_HIDDEN GORT_NOINLINE void *mprof_count_slow(void *p, uintptr_t size, const 
 GORT_HIDDEN void mcache_reset_samples(void);
 /* The calling thread's own cache, created if needed; NULL if out of memory. */
 GORT_HIDDEN mcache *mcache_self(void);
-/* True once the calling thread's cache has been destroyed (thread exit). */
-GORT_HIDDEN bool mcache_thread_exited(void);
+/* True when this thread's small allocations go to the late cache: its
+ * cache is gone, or it borrows (below). */
+GORT_HIDDEN bool mcache_use_late(void);
+/* While on, a thread without a cache borrows the late cache's spans instead
+ * of making its own: thread registration, where libc's pthread_getattr_np
+ * allocates and frees a few bytes, and a thread that never allocates
+ * itself would otherwise get a cache and two spans for them. */
+GORT_HIDDEN void mcache_borrow_late(bool on);
 /* True inside mcache_alloc_late on this thread. */
 GORT_HIDDEN bool mcache_in_late_alloc(void);
 /* A small manual object of class cls for a thread whose cache is gone,

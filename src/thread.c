@@ -180,7 +180,10 @@ bool thread_register(void)
 		return true;
 	thread_init();
 	uintptr_t lo, hi;
-	if (!os_thread_stack(&lo, &hi))
+	mcache_borrow_late(true);
+	bool stack_known = os_thread_stack(&lo, &hi);
+	mcache_borrow_late(false);
+	if (!stack_known)
 		return false;
 	/* The suspend signal must be deliverable to this thread. */
 	sigset_t set;

@@ -290,6 +290,43 @@ static void test_thread_exit(void)
 	CHECK(b.heap_objects <= a.heap_objects + 10);
 }
 
+static pthread_barrier_t idle_in, idle_out;
+
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&idle_in);
+	pthread_barrier_wait(&idle_out);
+	return NULL;
+}
+
+/* A thread that never allocates gets no cache: registering it (libc's
+ * pthread_getattr_np allocates and frees a few bytes) borrows the shared
+ * late cache instead of making one with spans of its own. */
+static void test_idle_threads_have_no_cache(void)
+{
+	enum { N = 8 };
+	pthread_t t[N];
+	gort_memstats a, b;
+	REQUIRE(pthread_barrier_init(&idle_in, NULL, N + 1) == 0);
+	REQUIRE(pthread_barrier_init(&idle_out, NULL, N + 1) == 0);
+	gort_read_memstats(&a);
+	for (int i = 0; i < N; i++)
+		REQUIRE(pthread_create(&t[i], NULL, idle_thread, NULL) == 0);
+	pthread_barrier_wait(&idle_in);
+	gort_read_memstats(&b); /* all N registered and alive */
+	pthread_barrier_wait(&idle_out);
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&idle_in);
+	pthread_barrier_destroy(&idle_out);
+	/* One cache (~3.5 KiB) at most, the late cache made on first use,
+	 * where eight would be ~28 KiB. */
+	CHECKF(b.mcache_inuse <= a.mcache_inuse + 8192,
+	       "MCacheInuse %llu -> %llu with %d idle threads", (unsigned long long)a.mcache_inuse,
+	       (unsigned long long)b.mcache_inuse, N);
+}
+
 static volatile int spin_stop;
 
 static void *churn(void *arg)
@@ -701,6 +738,7 @@ int main(int argc, char **argv)
 	RUN(test_mallinfo2_and_trim);
 	RUN(test_malloc_info);
 	RUN(test_thread_exit);
+	RUN(test_idle_threads_have_no_cache);
 	RUN(test_fork_threaded);
 	RUN(test_profile_every_allocation);
 	RUN(test_profile_sites);

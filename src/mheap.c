@@ -151,7 +151,8 @@ static uintptr_t limit_overage_locked(void)
 
 mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass, unsigned kind)
 {
-	unsigned b = bucket_for(sizeclass ? span_nelems(sizeclass, npages) : 1);
+	uint32_t nelems = sizeclass ? span_nelems(sizeclass, npages) : 1;
+	unsigned b = bucket_for(nelems);
 	uintptr_t scav = 0;
 	mutex_lock(&mheap_.lock);
 	uintptr_t base = pages_alloc_locked(npages, &scav);
@@ -161,6 +162,7 @@ mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass
 	}
 	mspan *s = fixalloc_alloc(&mheap_.spanalloc[b], false);
 	mheap_.spans_inuse[sizeclass]++;
+	mheap_.slots_inuse[sizeclass] += nelems;
 	uintptr_t over = limit_overage_locked();
 	mutex_unlock(&mheap_.lock);
 	if (unlikely(over))
@@ -191,6 +193,7 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 		pagealloc_free(&mheap_.pages, aligned + npages * PAGE_BYTES, tail);
 	mspan *s = fixalloc_alloc(&mheap_.spanalloc[0], false);
 	mheap_.spans_inuse[0]++;
+	mheap_.slots_inuse[0]++;
 	uintptr_t over = limit_overage_locked();
 	mutex_unlock(&mheap_.lock);
 	if (unlikely(over))
@@ -230,6 +233,7 @@ void mheap_free_span(mspan *s)
 	mutex_lock(&mheap_.lock);
 	pages_free_locked(s->base, s->npages, release);
 	mheap_.spans_inuse[s->sizeclass]--;
+	mheap_.slots_inuse[s->sizeclass] -= s->nelems;
 	fixalloc_free(&mheap_.spanalloc[s->bucket], s);
 	mutex_unlock(&mheap_.lock);
 }
@@ -277,6 +281,14 @@ void mheap_shrink_large(mspan *s, uintptr_t npages)
 	fetch_add_relaxed(&mheap_.large_free_bytes, n * PAGE_BYTES);
 	mutex_lock(&mheap_.lock);
 	pages_free_locked(tail, n, release);
+	mutex_unlock(&mheap_.lock);
+}
+
+void mheap_class_slots(uint64_t slots[NUM_SIZE_CLASSES])
+{
+	mutex_lock(&mheap_.lock);
+	for (unsigned c = 0; c < NUM_SIZE_CLASSES; c++)
+		slots[c] = mheap_.slots_inuse[c];
 	mutex_unlock(&mheap_.lock);
 }
 

@@ -24,6 +24,7 @@ struct mheap {
 	pagealloc pages;
 	fixalloc spanalloc[MSPAN_BUCKETS];
 	uintptr_t spans_inuse[NUM_SIZE_CLASSES]; /* by size class; lock */
+	uintptr_t slots_inuse[NUM_SIZE_CLASSES]; /* object slots of those spans; lock */
 	/* Large objects, updated atomically (no lock on the free side). */
 	uint64_t large_allocs, large_alloc_bytes, large_frees, large_free_bytes;
 	mcentral central_manual[NUM_SIZE_CLASSES]; /* gort_malloc spans by size class */
@@ -64,6 +65,9 @@ GORT_HIDDEN bool mheap_grow_large(mspan *s, uintptr_t npages);
 /* A large manual span shrunk in place to npages (>= 1) pages; its tail
  * goes back to the page heap (to the kernel too if huge). */
 GORT_HIDDEN void mheap_shrink_large(mspan *s, uintptr_t npages);
+/* Object slots in the spans in use, by size class (either heap's spans,
+ * whatever their size), under the lock. */
+GORT_HIDDEN void mheap_class_slots(uint64_t slots[NUM_SIZE_CLASSES]);
 /* Page counts under the lock: in use, free (not released), released. */
 GORT_HIDDEN void mheap_page_counts(uintptr_t *inuse, uintptr_t *idle, uintptr_t *released);
 

@@ -23,6 +23,7 @@
  */
 #include "rt.h"
 #include "malloc.h"
+#include "mheap.h"
 #include "os.h"
 #include "sizeclass.h"
 
@@ -262,8 +263,8 @@ GORT_EXPORT void malloc_stats(void)
 /*
  * malloc_info: glibc's XML, one heap, in gort's terms.  glibc lists its
  * free chunks by size; gort's counterpart is the free slots of each size
- * class's spans (spans in use times objects a span holds, less the objects
- * in use), each class a <size> line.  "rest" totals those slots plus the
+ * class's spans (the slots of its spans in use, whatever their size, less
+ * the objects in use), each class a <size> line.  "rest" totals those slots plus the
  * free pages still resident; "system current" is the heap mapped and not
  * released, "aspace total" all of it.  gort keeps no peak of its own:
  * "system max" repeats "current".
@@ -277,12 +278,12 @@ GORT_EXPORT int malloc_info(int options, FILE *fp)
 	}
 	gort_memstats m;
 	gort_read_memstats(&m);
-	uint64_t slots = 0, slot_bytes = 0;
+	uint64_t cap[NUM_SIZE_CLASSES], slots = 0, slot_bytes = 0;
+	mheap_class_slots(cap);
 	fputs("<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n", fp);
 	for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++) {
-		uint64_t cap = m.by_size[c].spans * manual_nelems[c];
 		uint64_t live = m.by_size[c].mallocs - m.by_size[c].frees;
-		uint64_t free_slots = cap > live ? cap - live : 0;
+		uint64_t free_slots = cap[c] > live ? cap[c] - live : 0;
 		if (!free_slots)
 			continue;
 		fprintf(fp, "  <size from=\"%u\" to=\"%u\" total=\"%llu\" count=\"%llu\"/>\n",

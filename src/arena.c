@@ -11,7 +11,15 @@
 #include "check.h"
 #include "os.h"
 
+#if ARENA_L1_BITS == 0
+/* The one L2 block, in .bss: like the os_alloc'd blocks, only the pages
+ * holding live entries are ever touched; being static, span_of reaches it
+ * without loading and testing the L1 entry. */
+heaparena *arena_l2[ARENA_L2_ENTRIES];
+heaparena **arena_l1[1] = {arena_l2};
+#else
 heaparena **arena_l1[1 << ARENA_L1_BITS];
+#endif
 GORT_NOSCAN_DATA uintptr_t arena_heap_lo, arena_heap_hi; /* heap lock; read racily as a filter */
 
 GORT_NOSCAN_DATA static uintptr_t arena_hint = (uintptr_t)0x00c0 << 32;

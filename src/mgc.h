@@ -139,6 +139,7 @@ GORT_HIDDEN uint64_t mark_stack_bytes(void);
 /* Names the root about to be scanned (for gccheckmark's report). */
 GORT_HIDDEN void mark_note_root(const char *kind, uintptr_t addr);
 GORT_HIDDEN void mark_fork_child(void);
+/* Bytes of data segments the last mark scanned (the runtime's skipped). */
 GORT_HIDDEN uint64_t mark_global_bytes(void);
 GORT_HIDDEN int64_t mark_cpu_ns(void);
 

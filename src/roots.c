@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "mgc.h"
+#include "arena.h"
 #include "atomic.h"
 #include "check.h"
 #include "crit.h"
@@ -105,27 +106,36 @@ extern char __start_gort_noscan[] __attribute__((weak, visibility("hidden")));
 extern char __stop_gort_noscan[] __attribute__((weak, visibility("hidden")));
 
 /* Scans [lo, hi) minus the runtime's own globals that hold heap addresses:
- * the gort_noscan section and the heap itself (mheap_ is zero-initialised
- * so that it lives in .bss, where its untouched pages cost no memory; a
- * named section is file-backed). */
-static void scan_segment(gcwork *w, uintptr_t lo, uintptr_t hi)
+ * the gort_noscan section, the heap itself and the arena index's L2 block
+ * (both zero-initialised so that they live in .bss, where untouched pages
+ * cost no memory; a named section is file-backed; the L2 block is 16 MiB,
+ * nearly all of it never touched).  Returns the bytes scanned. */
+static uint64_t scan_segment(gcwork *w, uintptr_t lo, uintptr_t hi)
 {
-	struct range skip[2] = {
+	uint64_t bytes = 0;
+	struct range skip[] = {
 		{(uintptr_t)__start_gort_noscan, (uintptr_t)__stop_gort_noscan},
 		{(uintptr_t)&mheap_, (uintptr_t)(&mheap_ + 1)},
+#if ARENA_L1_BITS == 0
+		{(uintptr_t)arena_l2, (uintptr_t)(arena_l2 + ARENA_L2_ENTRIES)},
+#endif
 	};
-	if (skip[0].lo > skip[1].lo) {
-		struct range t = skip[0];
-		skip[0] = skip[1];
-		skip[1] = t;
-	}
-	for (int i = 0; i < 2 && lo < hi; i++) {
+	enum { NSKIP = sizeof skip / sizeof skip[0] };
+	for (int i = 1; i < NSKIP; i++) /* by address */
+		for (int j = i; j > 0 && skip[j - 1].lo > skip[j].lo; j--) {
+			struct range t = skip[j - 1];
+			skip[j - 1] = skip[j];
+			skip[j] = t;
+		}
+	for (int i = 0; i < NSKIP && lo < hi; i++) {
 		if (skip[i].lo >= skip[i].hi || skip[i].hi <= lo || skip[i].lo >= hi)
 			continue;
 		mark_scan_range(w, lo, max_uptr(lo, skip[i].lo));
+		bytes += max_uptr(lo, skip[i].lo) - lo;
 		lo = min_uptr(hi, skip[i].hi);
 	}
 	mark_scan_range(w, lo, hi);
+	return bytes + (hi > lo ? hi - lo : 0);
 }
 
 uint64_t roots_scan_globals(gcwork *w)
@@ -133,8 +143,7 @@ uint64_t roots_scan_globals(gcwork *w)
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < nsegs; i++) {
 		mark_note_root("data segment", segs[i].lo);
-		scan_segment(w, segs[i].lo, segs[i].hi);
-		bytes += segs[i].hi - segs[i].lo;
+		bytes += scan_segment(w, segs[i].lo, segs[i].hi);
 	}
 	mutex_lock(&roots_lock);
 	for (size_t i = 0; i < nextra; i++) {

@@ -233,6 +233,20 @@ static void test_sweepgen(void)
 	      c->alloc[size_to_class(24) << 1]->sweepgen == gc.sweepgen);
 }
 
+/* The collector skips the runtime's own globals: the heap (mheap_) and
+ * the arena index's 16 MiB L2 block lie in this program's .bss, and
+ * scanning them would cost a mark that much work, and touch every page. */
+static void test_runtime_globals_skipped(void)
+{
+	gort_gc();
+	uint64_t scanned = mark_global_bytes();
+	CHECKF(scanned > 0 && scanned < (4u << 20), "data segments scanned: %llu bytes",
+	       (unsigned long long)scanned);
+#if ARENA_L1_BITS == 0
+	CHECK(arena_l1[0] == arena_l2);
+#endif
+}
+
 int main(void)
 {
 	RUN(test_parse_gogc);
@@ -242,5 +256,6 @@ int main(void)
 	RUN(test_write_barrier);
 	RUN(test_heap_bits);
 	RUN(test_sweepgen);
+	RUN(test_runtime_globals_skipped);
 	TEST_EXIT();
 }

@@ -21,7 +21,7 @@ WARN += -Werror
 endif
 BASE_CFLAGS := -std=gnu11 -g -fPIC -fno-semantic-interposition -fno-omit-frame-pointer -fvisibility=hidden -pthread $(WARN) -Isrc -Iinclude
 ifeq ($(BUILD),release)
-MODE_CFLAGS := -O2 -DNDEBUG
+MODE_CFLAGS := -O2 -DNDEBUG -DGORT_TAIL_CALLS
 else ifeq ($(BUILD),debug)
 MODE_CFLAGS := -O1 -DGORT_CHECK_LEVEL=2
 else ifeq ($(BUILD),asan)

@@ -51,7 +51,7 @@ static GORT_NOINLINE void *malloc_small_slow(unsigned cls, size_t size, bool zer
 }
 
 /* fp: the frame of the entry point the program called (for the profiler:
- * its return address is the allocation site). */
+ * its return address is the allocation site), or NULL (ENTRY_FRAME). */
 GORT_INLINE void *malloc_small(size_t size, bool zero, void *fp)
 {
 	unsigned cls = size_to_class(size);
@@ -109,7 +109,7 @@ GORT_INLINE void *malloc_fp(size_t size, void *fp)
 
 void *gort_malloc(size_t size)
 {
-	return malloc_fp(size, __builtin_frame_address(0));
+	return malloc_fp(size, ENTRY_FRAME());
 }
 
 void *gort_calloc(size_t n, size_t size)
@@ -119,7 +119,7 @@ void *gort_calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *fp = __builtin_frame_address(0);
+	void *fp = ENTRY_FRAME();
 	if (likely(total - 1 < MAX_SMALL_SIZE))
 		return malloc_small(total, true, fp);
 	if (total == 0)

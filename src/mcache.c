@@ -465,6 +465,8 @@ void mcache_reset_samples(void)
 
 void *mprof_sample(void *p, uintptr_t size, const char *type, bool collected, void *fp)
 {
+	if (!fp)
+		fp = __builtin_frame_address(0); /* ENTRY_FRAME (malloc.h): it returns into the program */
 	mcache *c = mcache_tls;
 	store_relaxed(&c->next_sample, mprof_next_sample());
 	if (load_relaxed(&mprof_rate) > 0)

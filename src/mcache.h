@@ -71,7 +71,10 @@ GORT_INLINE bool mcache_sample_due(mcache *c, uintptr_t size)
 #endif
 }
 /* Samples p (outside critical sections): draws the next distance and
- * records the allocation if profiling is on.  Returns p. */
+ * records the allocation if profiling is on.  Returns p.  fp: the entry
+ * point's frame, or NULL when the entry point keeps none and reached here
+ * by tail calls only (ENTRY_FRAME, malloc.h), so that this function's own
+ * frame returns into the program. */
 GORT_HIDDEN GORT_NOINLINE void *mprof_sample(void *p, uintptr_t size, const char *type, bool collected, void *fp);
 /* The countdown for paths where the cache may not exist yet (large
  * objects): creates it, counts, samples if due.  Returns p. */

@@ -468,6 +468,23 @@ static __attribute__((noinline)) void site_calloc(void)
 	site_sink = calloc(1, 100002);
 }
 
+/* Small objects: malloc and calloc keep no frame on their fast path, and
+ * the sampler finds the site on its own. */
+static __attribute__((noinline)) void site_malloc_small(void)
+{
+	site_sink = malloc(100);
+}
+
+static __attribute__((noinline)) void site_calloc_small(void)
+{
+	site_sink = calloc(1, 200);
+}
+
+static __attribute__((noinline)) void site_malloc_large(void)
+{
+	site_sink = malloc(100003);
+}
+
 static void test_profile_sites(void)
 {
 	gort_set_mem_profile_rate(1);
@@ -477,16 +494,24 @@ static void test_profile_sites(void)
 	void *b = site_sink;
 	site_calloc();
 	void *c = site_sink;
+	site_malloc_small();
+	void *d = site_sink;
+	site_calloc_small();
+	void *e = site_sink;
+	site_malloc_large();
+	void *g = site_sink;
 	FILE *f = tmpfile();
-	REQUIRE(f && a && b && c);
+	REQUIRE(f && a && b && c && d && e && g);
 	CHECK(gort_write_heap_profile_text(f) == 0);
 	gort_set_mem_profile_rate(512 * 1024);
 	rewind(f);
 	/* Each record: a header line, then "#\t0x..\tfunc+0x..\tfile:line"
 	 * frames, leaf first; the first frame must be the site. */
 	char line[1024];
-	const char *want[3] = {"site_posix_memalign", "site_memalign", "site_calloc"};
-	int found[3] = {0, 0, 0}, wrong = 0;
+	enum { NSITES = 6 };
+	const char *want[NSITES] = {"site_posix_memalign", "site_memalign",	"site_calloc+",
+				    "site_malloc_small",   "site_calloc_small", "site_malloc_large"};
+	int found[NSITES] = {0}, wrong = 0;
 	bool first = false;
 	while (fgets(line, sizeof line, f)) {
 		if (line[0] != '#') {
@@ -496,20 +521,24 @@ static void test_profile_sites(void)
 		if (!first || line[1] != '\t')
 			continue;
 		first = false;
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < NSITES; i++)
 			if (strstr(line, want[i]))
 				found[i]++;
 		if (strstr(line, "\tposix_memalign+") || strstr(line, "\tmemalign+") || strstr(line, "\tcalloc+") ||
-		    strstr(line, "gort_") || strstr(line, "malloc_aligned_fp"))
+		    strstr(line, "\tmalloc+") || strstr(line, "gort_") || strstr(line, "malloc_aligned_fp") ||
+		    strstr(line, "\tmprof_") || strstr(line, "\tmalloc_small"))
 			wrong++;
 	}
 	fclose(f);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NSITES; i++)
 		CHECKF(found[i] >= 1, "no sample whose leaf frame is %s", want[i]);
 	CHECKF(wrong == 0, "%d samples with gort's own frame as the leaf", wrong);
 	free(a);
 	free(b);
 	free(c);
+	free(d);
+	free(e);
+	free(g);
 }
 
 /* --- bad frees, in a child that re-executes this program */

@@ -53,7 +53,7 @@ HOT_SRCS := $(patsubst %,src/%.c,malloc free mcache mcentral mspan mheap pageall
 # a malloc-only program runs (its first 64 KiB) is one group instead of
 # the two it straddled at a random page offset (cscratch: 176 -> 128 KiB
 # of the library resident).
-SO_LDFLAGS := -Wl,-fini=gort_no_fini -Wl,-z,max-page-size=0x10000
+SO_LDFLAGS := -Wl,-fini=gort_no_fini -Wl,-z,max-page-size=0x10000 -Wl,-T,src/libgort.ld
 SRCS := $(HOT_SRCS) $(filter-out src/override.c $(HOT_SRCS),$(wildcard src/*.c))
 OBJS := $(SRCS:src/%.c=$(O)/obj/%.o)
 TEST_SRCS := $(wildcard tests/unit/*.c tests/stress/*.c tests/wrong/*.c)
@@ -79,14 +79,14 @@ $(O)/libgort.a: $(OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(O)/libgort.so: $(OBJS)
-	$(CC) -shared $(SO_LDFLAGS) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/libgort.so: $(OBJS) src/libgort.ld
+	$(CC) -shared $(SO_LDFLAGS) $(MODE_LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 # The drop-in malloc: the whole library plus the libc names.  Calls inside
 # it bind to its own definitions (-Bsymbolic-functions): malloc is a direct
 # jump to gort_malloc, and nothing loaded later can split the family.
-$(O)/libgort-malloc.so: $(O)/obj/override.o $(OBJS)
-	$(CC) -shared $(SO_LDFLAGS) $(MODE_LDFLAGS) -Wl,-Bsymbolic-functions -o $@ $^ $(LDLIBS)
+$(O)/libgort-malloc.so: $(O)/obj/override.o $(OBJS) src/libgort.ld
+	$(CC) -shared $(SO_LDFLAGS) $(MODE_LDFLAGS) -Wl,-Bsymbolic-functions -o $@ $(filter %.o,$^) $(LDLIBS)
 
 # Tests link the static library so that they can reach internal (hidden) names.
 $(O)/tests/%: tests/%.c tests/testing.h $(O)/libgort.a

@@ -728,7 +728,7 @@ static void *stress(void *arg)
  * the code a malloc-only program runs is one group, not two. */
 struct layout {
 	uintptr_t want;
-	bool found, aligned_file, aligned_mem;
+	bool found, aligned_file, aligned_mem, unwind_apart;
 };
 
 static int layout_cb(struct dl_phdr_info *info, size_t size, void *arg)
@@ -753,15 +753,31 @@ static int layout_cb(struct dl_phdr_info *info, size_t size, void *arg)
 		if (ph->p_flags & PF_X)
 			l->aligned_mem &= (info->dlpi_addr + ph->p_vaddr) % 65536 == 0;
 	}
+	/* The unwind tables start their segment: the read-only data went
+	 * to the first one (src/libgort.ld). */
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *eh = &info->dlpi_phdr[i];
+		if (eh->p_type != PT_GNU_EH_FRAME)
+			continue;
+		for (int j = 0; j < info->dlpi_phnum; j++) {
+			const ElfW(Phdr) *ph = &info->dlpi_phdr[j];
+			if (ph->p_type == PT_LOAD && eh->p_vaddr >= ph->p_vaddr && eh->p_vaddr < ph->p_vaddr + ph->p_memsz)
+				l->unwind_apart = eh->p_vaddr == ph->p_vaddr && !(ph->p_flags & PF_W);
+		}
+	}
 	return 1;
 }
 
 static void test_library_layout(void)
 {
-	struct layout l = {(uintptr_t)(void *)gort_read_memstats, false, false, false};
+	struct layout l = {(uintptr_t)(void *)gort_read_memstats, false, false, false, false};
 	dl_iterate_phdr(layout_cb, &l);
 	REQUIRE(l.found);
 	CHECKF(l.aligned_file, "libgort-malloc.so's segments are not 64 KiB-aligned");
+	/* A program that never samples never reads the unwind tables: in a
+	 * segment of their own they cost it no memory (the kernel maps a
+	 * whole segment of up to 64 KiB at the first read of any page). */
+	CHECKF(l.unwind_apart, "libgort-malloc.so's unwind tables share a segment with other data");
 	int major = 0, minor = 0;
 	sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor);
 	if (major > 2 || (major == 2 && minor >= 35))

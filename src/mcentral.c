@@ -130,6 +130,11 @@ uintptr_t mcentral_reclaim(mcentral *c, bool only_if_new)
 	mspan *list = c->partial;
 	c->partial = c->tail = NULL;
 	c->npartial = 0;
+	/* The pushes this pass answers for: those up to now.  A span
+	 * listed while the lock is dropped below is news for the next pass
+	 * (counting it as seen would leave it listed, empty or not, until
+	 * its class next lists a span). */
+	uintptr_t seen = c->pushes;
 	spin_unlock(&c->lock);
 
 	uintptr_t freed = 0;
@@ -150,13 +155,16 @@ uintptr_t mcentral_reclaim(mcentral *c, bool only_if_new)
 		}
 	}
 	spin_lock(&c->lock);
+	uintptr_t relisted = 0;
 	while (keep) {
 		mspan *s = keep;
 		keep = s->next;
 		list_push_locked(c, s);
+		relisted++;
 	}
-	/* Our own re-listing is not news for the next pass. */
-	c->reclaimed_at = c->pushes;
+	/* Our own re-listing is not news for the next pass; other threads'
+	 * listings since we took the list are. */
+	c->reclaimed_at = seen + relisted;
 	spin_unlock(&c->lock);
 	return freed;
 }

@@ -12,10 +12,15 @@
  * exits; a fifth, that a huge block goes back as it is freed; a sixth,
  * the scavenger's faster pace while the program is idle (the rule, and an
  * idle program's memory going back); a seventh, that a program which
- * gives back less than the scavenger's own cost never starts it.
+ * gives back less than the scavenger's own cost never starts it; an
+ * eighth, that a span listed centrally while a reclaim pass runs is news
+ * for the next pass.
  */
 #include "gort.h"
 #include "debugvars.h"
+#include "mcentral.h"
+#include "mheap.h"
+#include "sizeclass.h"
 #include "os.h"
 #include "scavenge.h"
 #include "testing.h"
@@ -370,6 +375,49 @@ static void test_madv_free(void)
 	run_child("GORTDEBUG=madvdontneed=0", "madvfree");
 }
 
+/* A reclaim pass takes a class's whole list, sweeps it unlocked and puts
+ * back what it keeps; spans listed meanwhile must not count as seen, or a
+ * later pass (which skips lists with nothing new) would leave them listed,
+ * empty, until the class next lists a span.  Empty spans are listed by
+ * one thread while another runs passes; once both stop, one more pass
+ * must free every one of them. */
+enum { RECLAIM_CLASS = 60 };
+
+static volatile int pusher_done;
+
+static void *push_empty_spans(void *arg)
+{
+	mcentral *c = &mheap_.central_manual[RECLAIM_CLASS];
+	for (int i = 0; i < 4000; i++) {
+		mspan *s = mheap_alloc_span(manual_allocnpages[RECLAIM_CLASS], RECLAIM_CLASS, RECLAIM_CLASS << 1 | 1,
+					    SPAN_MANUAL);
+		if (!s)
+			break;
+		s->central = c;
+		store_seqcst(&s->where, SPAN_PARTIAL);
+		mcentral_push_partial(c, s);
+	}
+	pusher_done = 1;
+	return arg;
+}
+
+static void test_reclaim_sees_concurrent_pushes(void)
+{
+	mheap_init();
+	mcentral *c = &mheap_.central_manual[RECLAIM_CLASS];
+	pthread_t t;
+	pusher_done = 0;
+	REQUIRE(pthread_create(&t, NULL, push_empty_spans, NULL) == 0);
+	while (!pusher_done)
+		reclaim_central_spans(true);
+	pthread_join(t, NULL);
+	reclaim_central_spans(true);
+	spin_lock(&c->lock);
+	uintptr_t left = c->npartial;
+	spin_unlock(&c->lock);
+	CHECKF(left == 0, "%lu empty spans still listed after the last pass", (unsigned long)left);
+}
+
 int main(int argc, char **argv)
 {
 	self = argv[0];
@@ -391,5 +439,6 @@ int main(int argc, char **argv)
 	RUN(test_idle_pacing_rule);
 	RUN(test_idle_program_fast);
 	RUN(test_small_program_no_scavenger);
+	RUN(test_reclaim_sees_concurrent_pushes);
 	TEST_EXIT();
 }

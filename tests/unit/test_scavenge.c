@@ -383,7 +383,7 @@ static void test_madv_free(void)
  * must free every one of them. */
 enum { RECLAIM_CLASS = 60 };
 
-static volatile int pusher_done;
+static int pusher_done; /* atomic */
 
 static void *push_empty_spans(void *arg)
 {
@@ -397,7 +397,7 @@ static void *push_empty_spans(void *arg)
 		store_seqcst(&s->where, SPAN_PARTIAL);
 		mcentral_push_partial(c, s);
 	}
-	pusher_done = 1;
+	store_release(&pusher_done, 1);
 	return arg;
 }
 
@@ -406,9 +406,9 @@ static void test_reclaim_sees_concurrent_pushes(void)
 	mheap_init();
 	mcentral *c = &mheap_.central_manual[RECLAIM_CLASS];
 	pthread_t t;
-	pusher_done = 0;
+	store_release(&pusher_done, 0);
 	REQUIRE(pthread_create(&t, NULL, push_empty_spans, NULL) == 0);
-	while (!pusher_done)
+	while (!load_acquire(&pusher_done))
 		reclaim_central_spans(true);
 	pthread_join(t, NULL);
 	reclaim_central_spans(true);

@@ -264,10 +264,10 @@ GORT_EXPORT void malloc_stats(void)
  * malloc_info: glibc's XML, one heap, in gort's terms.  glibc lists its
  * free chunks by size; gort's counterpart is the free slots of each size
  * class's spans (the slots of its spans in use, whatever their size, less
- * the objects in use), each class a <size> line.  "rest" totals those slots plus the
- * free pages still resident; "system current" is the heap mapped and not
- * released, "aspace total" all of it.  gort keeps no peak of its own:
- * "system max" repeats "current".
+ * the objects in use), each class a <size> line.  "rest" totals those
+ * slots plus the free pages still resident; "system current" is the heap
+ * mapped and not released, "aspace total" all of it.  gort keeps no peak
+ * of its own: "system max" repeats "current".
  */
 GORT_EXPORT int malloc_info(int options, FILE *fp)
 {

@@ -68,7 +68,7 @@ TEST_BINS += $(O)/tests/malloc/test_programs $(O)/progs/cxx_threads $(O)/progs/m
 endif
 CXX ?= g++
 
-.PHONY: all lib demo demo-manual test check asan tsan bench install clean sizeclasses
+.PHONY: all lib demo demo-manual test check asan tsan bench install clean sizeclasses spanwalk
 all lib: $(O)/libgort.a $(O)/libgort.so $(O)/libgort-malloc.so
 
 $(O)/obj/%.o: src/%.c $(wildcard src/*.h src/*.inc) include/gort.h
@@ -142,6 +142,13 @@ sizeclasses: tools/mksizeclasses.c
 	@mkdir -p build
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -o build/mksizeclasses $<
 	build/mksizeclasses > src/sizeclasses.inc
+
+# A diagnostic: the drop-in with a thread that reports where the heap's
+# memory is at the peak RSS (tools/spanwalk.c says how to use it).
+spanwalk: $(O)/spanwalk.so
+$(O)/spanwalk.so: tools/spanwalk.c $(O)/obj/override.o $(OBJS) src/libgort.ld
+	$(CC) $(CFLAGS_ALL) -shared $(SO_LDFLAGS) $(MODE_LDFLAGS) -Wl,-Bsymbolic-functions -o $@ $< \
+		$(filter %.o,$^) $(LDLIBS)
 
 bench: lib
 	$(MAKE) -C bench O=$(abspath $(O)) run

@@ -1,0 +1,144 @@
+/*
+ * spanwalk.c: where a program's heap memory is at its peak RSS.
+ *
+ * Built with the drop-in's objects into build/release/spanwalk.so (`make
+ * spanwalk`), used instead of libgort-malloc.so:
+ *   SPANWALK=1 LD_PRELOAD=build/release/spanwalk.so PROGRAM...
+ * A thread walks every span of the heap every 2 ms and keeps the walk
+ * taken at the highest RSS; at exit it prints, for each kind of span
+ * (a thread's current span of a class, the spans threads keep, the central
+ * lists' partial spans, spans parked full, large objects), the spans, their
+ * bytes, their free slots and their resident bytes (mincore).
+ *
+ * A diagnostic, not part of the library: it reads span records and owner
+ * caches without their owners' cooperation, so a walk racing with the
+ * program can misfile a span or count one twice.  Figures are approximate;
+ * the records it reads are never unmapped, so it cannot fault.
+ */
+#include "arena.h"
+#include "mcache.h"
+#include "mheap.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+enum { K_CURRENT, K_KEPT, K_PARTIAL, K_FULL, K_LARGE, NKINDS };
+static const char *const kind_name[NKINDS] = {"current", "kept", "partial", "full", "large"};
+
+struct walk {
+	uintptr_t spans[NKINDS], bytes[NKINDS], free_bytes[NKINDS], resident[NKINDS];
+	unsigned long rss_kib;
+};
+
+static struct walk peak;
+
+static unsigned long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size = 0, resident = 0;
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (unsigned long)(sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static uintptr_t resident_bytes(uintptr_t base, uintptr_t len)
+{
+	static unsigned char vec[(64u << 20) / 4096];
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), n = len / page, r = 0;
+	if (n > sizeof vec || mincore((void *)base, len, vec) != 0)
+		return 0;
+	for (uintptr_t i = 0; i < n; i++)
+		r += vec[i] & 1;
+	return r * page;
+}
+
+static uint32_t live_objects(const mspan *s)
+{
+	uint32_t live = 0;
+	for (uint32_t i = 0; i < s->nelems; i++)
+		live += mspan_is_allocated(s, i);
+	return live;
+}
+
+static int kind_of(const mspan *s)
+{
+	if (s->sizeclass == 0)
+		return K_LARGE;
+	switch (load_relaxed(&s->where)) {
+	case SPAN_CACHED: {
+		const mcache *o = load_relaxed(&s->owner);
+		return o && load_relaxed(&o->manual[s->sizeclass]) == s ? K_CURRENT : K_KEPT;
+	}
+	case SPAN_FULL:
+		return K_FULL;
+	default:
+		return K_PARTIAL;
+	}
+}
+
+static void walk_once(void)
+{
+	struct walk w;
+	memset(&w, 0, sizeof w);
+	w.rss_kib = rss_kib();
+	if (w.rss_kib <= peak.rss_kib)
+		return;
+	const mspan *last = NULL;
+	uintptr_t lo = load_relaxed(&arena_heap_lo), hi = load_relaxed(&arena_heap_hi);
+	for (uintptr_t p = lo; p < hi; p += PAGE_BYTES) {
+		const mspan *s = span_of(p);
+		if (!s || s == last || load_acquire(&s->state) != MSPAN_INUSE || s->kind != SPAN_MANUAL)
+			continue;
+		last = s;
+		int k = kind_of(s);
+		uintptr_t bytes = s->npages * PAGE_BYTES;
+		w.spans[k]++;
+		w.bytes[k] += bytes;
+		if (k != K_LARGE)
+			w.free_bytes[k] += (uintptr_t)(s->nelems - live_objects(s)) * s->elemsize;
+		w.resident[k] += resident_bytes(s->base, bytes);
+	}
+	peak = w;
+}
+
+static void *walker(void *arg)
+{
+	for (;;) {
+		walk_once();
+		usleep(2000);
+	}
+	return arg;
+}
+
+__attribute__((constructor(200))) static void spanwalk_start(void)
+{
+	if (!getenv("SPANWALK"))
+		return;
+	pthread_t t;
+	if (pthread_create(&t, NULL, walker, NULL) == 0)
+		pthread_detach(t);
+}
+
+__attribute__((destructor(101))) static void spanwalk_report(void)
+{
+	if (!getenv("SPANWALK"))
+		return;
+	fprintf(stderr, "spanwalk: at the peak RSS seen, %lu KiB:\n", peak.rss_kib);
+	fprintf(stderr, "  %-8s %7s %10s %10s %10s\n", "kind", "spans", "KiB", "free KiB", "resident");
+	for (int k = 0; k < NKINDS; k++)
+		fprintf(stderr, "  %-8s %7lu %10lu %10lu %10lu\n", kind_name[k], (unsigned long)peak.spans[k],
+			(unsigned long)(peak.bytes[k] >> 10), (unsigned long)(peak.free_bytes[k] >> 10),
+			(unsigned long)(peak.resident[k] >> 10));
+	uintptr_t inuse, idle, released;
+	mheap_page_counts(&inuse, &idle, &released);
+	fprintf(stderr, "  at exit: pages in use %lu KiB, free resident %lu KiB, released %lu KiB\n",
+		(unsigned long)(inuse * PAGE_BYTES >> 10), (unsigned long)(idle * PAGE_BYTES >> 10),
+		(unsigned long)(released * PAGE_BYTES >> 10));
+}

@@ -103,7 +103,7 @@ $(O)/tests/malloc/%: tests/malloc/%.c tests/testing.h $(O)/libgort-malloc.so
 	$(CC) $(filter-out -Isrc,$(CFLAGS_ALL)) -Itests -o $@ $< -L$(O) -lgort-malloc \
 		-Wl,-rpath,$(abspath $(O)) $(MODE_LDFLAGS) -pthread
 
-$(O)/tests/malloc/test_programs: tests/malloc/test_programs.sh $(O)/libgort-malloc.so
+$(O)/tests/malloc/test_programs: tests/malloc/test_programs.sh $(O)/libgort-malloc.so $(O)/spanwalk.so
 	@mkdir -p $(dir $@)
 	install -m 755 $< $@
 

@@ -4,6 +4,8 @@
  * Built with the drop-in's objects into build/release/spanwalk.so (`make
  * spanwalk`), used instead of libgort-malloc.so:
  *   SPANWALK=1 LD_PRELOAD=build/release/spanwalk.so PROGRAM...
+ * (SPANWALK=FILE writes the report to FILE instead of stderr, for programs
+ * that close stderr before they exit).
  * A thread walks every span of the heap every 2 ms and keeps the walk
  * taken at the highest RSS; at exit it prints, for each kind of span
  * (a thread's current span of a class, the spans threads keep, the central
@@ -50,12 +52,17 @@ static unsigned long rss_kib(void)
 
 static uintptr_t resident_bytes(uintptr_t base, uintptr_t len)
 {
-	static unsigned char vec[(64u << 20) / 4096];
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), n = len / page, r = 0;
-	if (n > sizeof vec || mincore((void *)base, len, vec) != 0)
-		return 0;
-	for (uintptr_t i = 0; i < n; i++)
-		r += vec[i] & 1;
+	static unsigned char vec[4096];
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), r = 0;
+	while (len) {
+		uintptr_t n = len / page < sizeof vec ? len / page : sizeof vec;
+		if (mincore((void *)base, n * page, vec) != 0)
+			break;
+		for (uintptr_t i = 0; i < n; i++)
+			r += vec[i] & 1;
+		base += n * page;
+		len -= n * page;
+	}
 	return r * page;
 }
 
@@ -128,17 +135,23 @@ __attribute__((constructor(200))) static void spanwalk_start(void)
 
 __attribute__((destructor(101))) static void spanwalk_report(void)
 {
-	if (!getenv("SPANWALK"))
+	const char *to = getenv("SPANWALK");
+	if (!to)
 		return;
-	fprintf(stderr, "spanwalk: at the peak RSS seen, %lu KiB:\n", peak.rss_kib);
-	fprintf(stderr, "  %-8s %7s %10s %10s %10s\n", "kind", "spans", "KiB", "free KiB", "resident");
+	FILE *f = strcmp(to, "1") ? fopen(to, "w") : stderr;
+	if (!f)
+		return;
+	fprintf(f, "spanwalk: at the peak RSS seen, %lu KiB:\n", peak.rss_kib);
+	fprintf(f, "  %-8s %7s %10s %10s %10s\n", "kind", "spans", "KiB", "free KiB", "resident");
 	for (int k = 0; k < NKINDS; k++)
-		fprintf(stderr, "  %-8s %7lu %10lu %10lu %10lu\n", kind_name[k], (unsigned long)peak.spans[k],
+		fprintf(f, "  %-8s %7lu %10lu %10lu %10lu\n", kind_name[k], (unsigned long)peak.spans[k],
 			(unsigned long)(peak.bytes[k] >> 10), (unsigned long)(peak.free_bytes[k] >> 10),
 			(unsigned long)(peak.resident[k] >> 10));
 	uintptr_t inuse, idle, released;
 	mheap_page_counts(&inuse, &idle, &released);
-	fprintf(stderr, "  at exit: pages in use %lu KiB, free resident %lu KiB, released %lu KiB\n",
+	fprintf(f, "  at exit: pages in use %lu KiB, free resident %lu KiB, released %lu KiB\n",
 		(unsigned long)(inuse * PAGE_BYTES >> 10), (unsigned long)(idle * PAGE_BYTES >> 10),
 		(unsigned long)(released * PAGE_BYTES >> 10));
+	if (f != stderr)
+		fclose(f);
 }

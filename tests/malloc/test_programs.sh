@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_programs.sh: real programs under LD_PRELOAD=libgort-malloc.so behave
 # exactly as under glibc's malloc (same output, same exit status), and a real
-# program's heap profile opens in go tool pprof with function names.
+# program's heap profile opens in go tool pprof with function names, and the
+# span walker (tools/spanwalk.c) reports on a real program.
 # Installed by the Makefile as build/<variant>/tests/malloc/test_programs;
 # the library is two levels up, the C++ test program in ../../progs.
 # A program that is not installed is a loud SKIP (.ci/run installs them all).
@@ -205,3 +206,19 @@ else
 	fi
 fi
 
+
+# The span walker (tools/spanwalk.c): a real program's report names spans.
+walker=$(cd "$here/../.." && pwd)/spanwalk.so
+if [ ! -f "$walker" ]; then
+	fail "spanwalk report" "$walker is not built (make spanwalk)"
+else
+	seq 1 300000 >"$work/nums"
+	SPANWALK=$work/walk LD_PRELOAD=$walker sort -r "$work/nums" >/dev/null
+	report=$(cat "$work/walk" 2>/dev/null)
+	spans=$(awk '$1 ~ /^(current|kept|partial|full|large)$/ { n += $2 } END { print n + 0 }' <<<"$report")
+	if grep -q '^spanwalk: at the peak RSS seen' <<<"$report" && [ "$spans" -gt 0 ]; then
+		pass "spanwalk report ($spans spans at sort's peak)"
+	else
+		fail "spanwalk report" "no spans reported:" "$(head -n 8 <<<"$report")"
+	fi
+fi

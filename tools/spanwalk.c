@@ -33,7 +33,7 @@ static const char *const kind_name[NKINDS] = {"current", "kept", "partial", "ful
 
 struct walk {
 	uintptr_t spans[NKINDS], bytes[NKINDS], free_bytes[NKINDS], resident[NKINDS];
-	unsigned long rss_kib;
+	unsigned long rss_kib, rss_after_kib; /* when the walk started, ended */
 };
 
 static struct walk peak;
@@ -112,6 +112,7 @@ static void walk_once(void)
 			w.free_bytes[k] += (uintptr_t)(s->nelems - live_objects(s)) * s->elemsize;
 		w.resident[k] += resident_bytes(s->base, bytes);
 	}
+	w.rss_after_kib = rss_kib();
 	peak = w;
 }
 
@@ -141,7 +142,8 @@ __attribute__((destructor(101))) static void spanwalk_report(void)
 	FILE *f = strcmp(to, "1") ? fopen(to, "w") : stderr;
 	if (!f)
 		return;
-	fprintf(f, "spanwalk: at the peak RSS seen, %lu KiB:\n", peak.rss_kib);
+	fprintf(f, "spanwalk: at the peak RSS seen, %lu KiB (%lu KiB when the walk ended):\n", peak.rss_kib,
+		peak.rss_after_kib);
 	fprintf(f, "  %-8s %7s %10s %10s %10s\n", "kind", "spans", "KiB", "free KiB", "resident");
 	for (int k = 0; k < NKINDS; k++)
 		fprintf(f, "  %-8s %7lu %10lu %10lu %10lu\n", kind_name[k], (unsigned long)peak.spans[k],

@@ -52,7 +52,9 @@ HOT_SRCS := $(patsubst %,src/%.c,malloc free mcache mcentral mspan mheap pageall
 # honours: the text then starts a 64 KiB fault-around group, and the code
 # a malloc-only program runs (its first 64 KiB) is one group instead of
 # the two it straddled at a random page offset (cscratch: 176 -> 128 KiB
-# of the library resident).
+# of the library resident).  src/libgort.ld moves the read-only data into
+# the first segment, leaving the unwind tables a segment of their own
+# (128 -> 104 KiB).
 SO_LDFLAGS := -Wl,-fini=gort_no_fini -Wl,-z,max-page-size=0x10000 -Wl,-T,src/libgort.ld
 SRCS := $(HOT_SRCS) $(filter-out src/override.c $(HOT_SRCS),$(wildcard src/*.c))
 OBJS := $(SRCS:src/%.c=$(O)/obj/%.o)

@@ -4,10 +4,14 @@
  * Linked with -lgort-malloc (not libgort.a), so that malloc, free and the
  * rest are gort's here, as in any program linked or preloaded with it:
  * return values and errno as POSIX and glibc give them, alignment, usable
- * sizes, mallinfo2's figures, threads that exit and fork from a threaded
- * program, bad frees, and a randomized multi-threaded run checked against
- * a shadow model of every block's size and contents; and the library's
- * layout (its segments aligned to 64 KiB, where the loader put them).
+ * sizes, mallinfo2's and malloc_info's figures (spans of the collected
+ * heap counted with their own slots), threads that exit, threads that
+ * never allocate (no cache of their own), fork from a threaded program,
+ * the profiler's leaf frame for every entry point, bad frees, and a
+ * randomized multi-threaded run checked against a shadow model of every
+ * block's size and contents; and the library's layout (its segments
+ * aligned to 64 KiB, where the loader put them; the unwind tables in a
+ * segment of their own).
  */
 #define _GNU_SOURCE /* pthread_getattr_np */
 #include "testing.h"

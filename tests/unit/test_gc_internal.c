@@ -15,6 +15,8 @@
  *   words, and nothing beyond the size asked for.
  * - Sweep generations: after a cycle every GC span a thread caches has
  *   the current sweepgen.
+ * - Roots: the data segments scanned leave out the runtime's own globals
+ *   (mheap_ and the arena index's L2 block).
  */
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include "gort.h"

@@ -397,15 +397,28 @@ void mcache_flush_gc_all(void)
 	mutex_unlock(&cache_lock);
 }
 
+/* A span its thread gives up for good (at exit).  One left empty goes
+ * straight to the page heap, where any class can reuse its pages: on a
+ * central list it would wait, resident and useless, for the reclaim pass
+ * (seconds away, or never when no scavenger runs).  Exit is rare enough
+ * that the page heap's lock costs nothing here. */
+static void release_span(mspan *s, mcentral *central)
+{
+	uint32_t nfreed;
+	mspan_sweep(s, &nfreed);
+	if (s->alloc_count == 0)
+		mheap_free_span(s);
+	else
+		mcentral_uncache_span(central, s);
+}
+
 static void release_slot(mspan **slot, mcentral *central)
 {
 	mspan *s = *slot;
 	if (s == &mspan_empty)
 		return;
 	*slot = &mspan_empty;
-	uint32_t nfreed;
-	mspan_sweep(s, &nfreed);
-	mcentral_uncache_span(central, s);
+	release_span(s, central);
 }
 
 void mcache_release_all(mcache *c)
@@ -418,9 +431,7 @@ void mcache_release_all(mcache *c)
 			mspan *s = c->kept[i];
 			kept_unlink(c, i, s);
 			s->trigger = 0;
-			uint32_t nfreed;
-			mspan_sweep(s, &nfreed);
-			mcentral_uncache_span(&mheap_.central_manual[i], s);
+			release_span(s, &mheap_.central_manual[i]);
 		}
 		c->nkept[i] = 0;
 	}

@@ -14,7 +14,8 @@
  * idle program's memory going back); a seventh, that a program which
  * gives back less than the scavenger's own cost never starts it; an
  * eighth, that a span listed centrally while a reclaim pass runs is news
- * for the next pass.
+ * for the next pass; a ninth, that the spans an exiting thread leaves
+ * empty go straight back to the page heap.
  */
 #include "gort.h"
 #include "debugvars.h"
@@ -322,6 +323,51 @@ static int small_program_child(void)
 	return t_failed_case;
 }
 
+/* In a child with no scavenger (so no reclaim pass): a thread that freed
+ * everything it allocated exits.  Its current span of each class and the
+ * emptied span it kept (a class's last) must go back to the page heap,
+ * not wait on a central list, empty, for a pass that may come late or,
+ * here, never. */
+static const size_t exit_sizes[] = {1024, 3072, 4096, 9000, 16384};
+#define NEXIT (sizeof exit_sizes / sizeof exit_sizes[0])
+
+static void *alloc_free_exit(void *arg)
+{
+	(void)arg;
+	for (size_t k = 0; k < NEXIT; k++) {
+		unsigned cls = size_to_class(exit_sizes[k]);
+		size_t n = 2 * (size_t)manual_nelems[cls]; /* a kept span and a current one */
+		void **objs = gort_malloc(n * sizeof *objs);
+		for (size_t i = 0; i < n; i++)
+			memset(objs[i] = gort_malloc(exit_sizes[k]), 1, exit_sizes[k]);
+		for (size_t i = 0; i < n; i++)
+			gort_free(objs[i]);
+		gort_free(objs);
+	}
+	return NULL;
+}
+
+static int exit_empty_child(void)
+{
+	CHECK(!debug.scavenger);
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, alloc_free_exit, NULL) == 0);
+	pthread_join(t, NULL);
+	for (size_t k = 0; k < NEXIT; k++) {
+		unsigned cls = size_to_class(exit_sizes[k]);
+		mcentral *c = &mheap_.central_manual[cls];
+		spin_lock(&c->lock);
+		uintptr_t listed = c->npartial;
+		spin_unlock(&c->lock);
+		mutex_lock(&mheap_.lock);
+		uintptr_t spans = mheap_.spans_inuse[cls];
+		mutex_unlock(&mheap_.lock);
+		CHECKF(listed == 0 && spans == 0, "class of %zu B: %lu spans listed, %lu in use after the thread exited",
+		       exit_sizes[k], (unsigned long)listed, (unsigned long)spans);
+	}
+	return t_failed_case;
+}
+
 static const char *self;
 
 /* Runs this program again as "env self arg" (a fresh heap and scavenger). */
@@ -363,6 +409,11 @@ static void test_idle_pacing_rule(void)
 static void test_idle_program_fast(void)
 {
 	run_child("", "idle");
+}
+
+static void test_exit_frees_empty_spans(void)
+{
+	run_child("GORTDEBUG=scavenger=0", "exitempty");
 }
 
 static void test_small_program_no_scavenger(void)
@@ -431,6 +482,8 @@ int main(int argc, char **argv)
 		return idle_child();
 	if (argc > 1 && !strcmp(argv[1], "smallprogram"))
 		return small_program_child();
+	if (argc > 1 && !strcmp(argv[1], "exitempty"))
+		return exit_empty_child();
 	RUN(test_rss_falls);
 	RUN(test_madv_free);
 	RUN(test_huge_free_releases);
@@ -440,5 +493,6 @@ int main(int argc, char **argv)
 	RUN(test_idle_program_fast);
 	RUN(test_small_program_no_scavenger);
 	RUN(test_reclaim_sees_concurrent_pushes);
+	RUN(test_exit_frees_empty_spans);
 	TEST_EXIT();
 }

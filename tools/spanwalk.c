@@ -10,7 +10,9 @@
  * taken at the highest RSS; at exit it prints, for each kind of span
  * (a thread's current span of a class, the spans threads keep, the central
  * lists' partial spans, spans parked full, large objects), the spans, their
- * bytes, their free slots and their resident bytes (mincore).
+ * bytes, their free slots and their resident bytes (mincore); then the
+ * threads holding the most resident memory in their current and kept
+ * spans, one line each (which of a program's threads wastes memory).
  *
  * A diagnostic, not part of the library: it reads span records and owner
  * caches without their owners' cooperation, so a walk racing with the
@@ -31,9 +33,17 @@
 enum { K_CURRENT, K_KEPT, K_PARTIAL, K_FULL, K_LARGE, NKINDS };
 static const char *const kind_name[NKINDS] = {"current", "kept", "partial", "full", "large"};
 
+/* A thread's current (k = 0) and kept (k = 1) spans. */
+struct holder {
+	const mcache *cache; /* NULL: unused entry */
+	uintptr_t spans[2], bytes[2], free_bytes[2], resident[2];
+};
+#define NHOLDERS 64 /* threads told apart; later ones are not broken down */
+
 struct walk {
 	uintptr_t spans[NKINDS], bytes[NKINDS], free_bytes[NKINDS], resident[NKINDS];
 	unsigned long rss_kib, rss_after_kib; /* when the walk started, ended */
+	struct holder holders[NHOLDERS];
 };
 
 static struct walk peak;
@@ -90,9 +100,22 @@ static int kind_of(const mspan *s)
 	}
 }
 
+static struct holder *holder_of(struct walk *w, const mcache *c)
+{
+	for (unsigned i = 0; i < NHOLDERS; i++) {
+		if (w->holders[i].cache == c)
+			return &w->holders[i];
+		if (!w->holders[i].cache) {
+			w->holders[i].cache = c;
+			return &w->holders[i];
+		}
+	}
+	return NULL;
+}
+
 static void walk_once(void)
 {
-	struct walk w;
+	static struct walk w; /* the walker's only: too big for its stack */
 	memset(&w, 0, sizeof w);
 	w.rss_kib = rss_kib();
 	if (w.rss_kib <= peak.rss_kib)
@@ -106,11 +129,20 @@ static void walk_once(void)
 		last = s;
 		int k = kind_of(s);
 		uintptr_t bytes = s->npages * PAGE_BYTES;
+		uintptr_t free_bytes = k == K_LARGE ? 0 : (uintptr_t)(s->nelems - live_objects(s)) * s->elemsize;
+		uintptr_t resident = resident_bytes(s->base, bytes);
 		w.spans[k]++;
 		w.bytes[k] += bytes;
-		if (k != K_LARGE)
-			w.free_bytes[k] += (uintptr_t)(s->nelems - live_objects(s)) * s->elemsize;
-		w.resident[k] += resident_bytes(s->base, bytes);
+		w.free_bytes[k] += free_bytes;
+		w.resident[k] += resident;
+		struct holder *h = k == K_CURRENT || k == K_KEPT ? holder_of(&w, load_relaxed(&s->owner)) : NULL;
+		if (h) {
+			int j = k == K_KEPT;
+			h->spans[j]++;
+			h->bytes[j] += bytes;
+			h->free_bytes[j] += free_bytes;
+			h->resident[j] += resident;
+		}
 	}
 	w.rss_after_kib = rss_kib();
 	peak = w;
@@ -149,6 +181,42 @@ __attribute__((destructor(101))) static void spanwalk_report(void)
 		fprintf(f, "  %-8s %7lu %10lu %10lu %10lu\n", kind_name[k], (unsigned long)peak.spans[k],
 			(unsigned long)(peak.bytes[k] >> 10), (unsigned long)(peak.free_bytes[k] >> 10),
 			(unsigned long)(peak.resident[k] >> 10));
+	/* The threads by resident bytes held, most first. */
+	struct holder *h = peak.holders;
+	unsigned n = 0;
+	while (n < NHOLDERS && h[n].cache)
+		n++;
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && h[j].resident[0] + h[j].resident[1] > h[j - 1].resident[0] + h[j - 1].resident[1]; j--) {
+			struct holder t = h[j];
+			h[j] = h[j - 1];
+			h[j - 1] = t;
+		}
+	if (n)
+		fprintf(f, "  by thread, current + kept spans (most resident first):\n  %-18s %11s %10s %10s %10s\n",
+			"cache", "spans", "KiB", "free KiB", "resident");
+	for (unsigned i = 0; i < n && i < 8; i++)
+		fprintf(f, "  %-18p %5lu + %-4lu %10lu %10lu %10lu\n", (const void *)h[i].cache,
+			(unsigned long)h[i].spans[0], (unsigned long)h[i].spans[1],
+			(unsigned long)((h[i].bytes[0] + h[i].bytes[1]) >> 10),
+			(unsigned long)((h[i].free_bytes[0] + h[i].free_bytes[1]) >> 10),
+			(unsigned long)((h[i].resident[0] + h[i].resident[1]) >> 10));
+	if (n > 8) { /* the rest on one line, so that the lines add up to the kinds' figures */
+		struct holder r = {0};
+		for (unsigned i = 8; i < n; i++)
+			for (int j = 0; j < 2; j++) {
+				r.spans[j] += h[i].spans[j];
+				r.bytes[j] += h[i].bytes[j];
+				r.free_bytes[j] += h[i].free_bytes[j];
+				r.resident[j] += h[i].resident[j];
+			}
+		char label[32];
+		snprintf(label, sizeof label, "(%u more)", n - 8);
+		fprintf(f, "  %-18s %5lu + %-4lu %10lu %10lu %10lu\n", label, (unsigned long)r.spans[0],
+			(unsigned long)r.spans[1], (unsigned long)((r.bytes[0] + r.bytes[1]) >> 10),
+			(unsigned long)((r.free_bytes[0] + r.free_bytes[1]) >> 10),
+			(unsigned long)((r.resident[0] + r.resident[1]) >> 10));
+	}
 	uintptr_t inuse, idle, released;
 	mheap_page_counts(&inuse, &idle, &released);
 	fprintf(f, "  at exit: pages in use %lu KiB, free resident %lu KiB, released %lu KiB\n",

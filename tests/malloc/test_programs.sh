@@ -216,8 +216,13 @@ else
 	SPANWALK=$work/walk LD_PRELOAD=$walker sort -r "$work/nums" >/dev/null
 	report=$(cat "$work/walk" 2>/dev/null)
 	spans=$(awk '$1 ~ /^(current|kept|partial|full|large)$/ { n += $2 } END { print n + 0 }' <<<"$report")
-	if grep -q '^spanwalk: at the peak RSS seen' <<<"$report" && [ "$spans" -gt 0 ]; then
-		pass "spanwalk report ($spans spans at sort's peak)"
+	# sort's threads' spans, by thread: current + kept spans add up to the
+	# kinds' figures (a thread line's spans are "N + M").
+	held=$(awk '$1 ~ /^(current|kept)$/ { n += $2 } END { print n + 0 }' <<<"$report")
+	by_thread=$(awk '$1 ~ /^0x/ && $3 == "+" { n += $2 + $4 } $2 == "more)" && $4 == "+" { n += $3 + $5 } END { print n + 0 }' <<<"$report")
+	if grep -q '^spanwalk: at the peak RSS seen' <<<"$report" && [ "$spans" -gt 0 ] && [ "$held" -gt 0 ] &&
+		[ "$by_thread" -eq "$held" ]; then
+		pass "spanwalk report ($spans spans at sort's peak, $by_thread held by threads)"
 	else
 		fail "spanwalk report" "no spans reported:" "$(head -n 8 <<<"$report")"
 	fi

@@ -44,7 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCAVENGE_CHUNK_BYTES (64 << 10)  /* released per step in the background */
+#define SCAVENGE_CHUNK_BYTES (1 << 20)   /* released per madvise in the background (why: DESIGN §8) */
+#define SCAVENGE_WAKE_BYTES (64 << 10)   /* excess that wakes a parked scavenger */
 #define SCAVENGE_BURST_NS 1000000        /* CPU time per burst */
 #define SCAVENGE_PERCENT 1               /* target share of total CPU */
 #define SCAVENGE_IDLE_PERCENT 5          /* below this share of the CPU the program is idle... */
@@ -149,7 +150,7 @@ void scavenger_note_free_locked(void)
 	uintptr_t excess = excess_locked();
 	if (excess >= SCAVENGE_START_BYTES)
 		store_relaxed(&scav_wanted, true);
-	if (excess < SCAVENGE_CHUNK_BYTES)
+	if (excess < SCAVENGE_WAKE_BYTES)
 		return;
 	store_seqcst(&excess_seen, true); /* as pushes_since_pass above */
 	if (load_seqcst(&scav_parked))

@@ -5,6 +5,8 @@
  * sleeps; the resident set is printed right after the frees and 0.1, 1 and
  * 4 s later.  Modes:
  *   small    3000-byte objects, allocated and freed by one thread
+ *   busy     as small, but the program then computes instead of sleeping
+ *            (a scavenger paced by the program's CPU use works slower)
  *   xthread  3000-byte objects allocated by a thread that then exits,
  *            freed by the main thread (which allocates nothing more)
  *   large    4 MiB blocks
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TOTAL ((size_t)512 << 20)
@@ -34,6 +37,25 @@ static long rss_mib(void)
 	return resident * sysconf(_SC_PAGESIZE) >> 20;
 }
 
+static int busy;
+
+/* Waits us microseconds: asleep, or in busy mode computing. */
+static void wait_us(long us)
+{
+	if (!busy) {
+		usleep((useconds_t)us);
+		return;
+	}
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	volatile unsigned long sink = 0;
+	do {
+		for (int k = 0; k < 10000; k++)
+			sink += (unsigned long)k;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 < us);
+}
+
 static void *fill(void *arg)
 {
 	(void)arg;
@@ -51,14 +73,15 @@ static void *fill(void *arg)
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "small";
-	if (!strcmp(mode, "small") || !strcmp(mode, "xthread"))
+	busy = !strcmp(mode, "busy");
+	if (!strcmp(mode, "small") || !strcmp(mode, "xthread") || busy)
 		size = 3000;
 	else if (!strcmp(mode, "large"))
 		size = (size_t)4 << 20;
 	else if (!strcmp(mode, "huge"))
 		size = (size_t)64 << 20;
 	else {
-		fprintf(stderr, "usage: memreturn small|xthread|large|huge\n");
+		fprintf(stderr, "usage: memreturn small|busy|xthread|large|huge\n");
 		return 2;
 	}
 	count = TOTAL / size;
@@ -77,11 +100,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < count; i++)
 		free(blocks[i]);
 	long at0 = rss_mib();
-	usleep(100000);
+	wait_us(100000);
 	long at01 = rss_mib();
-	usleep(900000);
+	wait_us(900000);
 	long at1 = rss_mib();
-	usleep(3000000);
+	wait_us(3000000);
 	printf("%s peak=%ld freed=%ld t0.1=%ld t1=%ld t4=%ld\n", mode, peak, at0, at01, at1, rss_mib());
 	return 0;
 }

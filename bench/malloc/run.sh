@@ -419,8 +419,10 @@ if [ "${MEMRETURN:-1}" != 0 ] && [ -x "$B/memreturn" ]; then
 			LD_PRELOAD=${LIB[$a]} "$B/memreturn" "$m" >"$OUT/memreturn.$m.$a" 2>&1 &
 		done
 		wait
+		# busy computes for its 4 s: alone, so that it has a core.
+		LD_PRELOAD=${LIB[$a]} "$B/memreturn" busy >"$OUT/memreturn.busy.$a" 2>&1
 	done
-	for m in small xthread large huge; do
+	for m in small busy xthread large huge; do
 		for a in $ran; do
 			line=$(cat "$OUT/memreturn.$m.$a")
 			if [[ $line != "$m peak="* ]]; then

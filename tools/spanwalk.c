@@ -10,7 +10,9 @@
  * taken at the highest RSS; at exit it prints, for each kind of span
  * (a thread's current span of a class, the spans threads keep, the central
  * lists' partial spans, spans parked full, large objects), the spans, their
- * bytes, their free slots and their resident bytes (mincore); then the
+ * bytes, their free slots and their resident bytes (mincore); the heap's
+ * resident pages outside spans (free pages the scavenger has not released:
+ * the arenas' resident bytes less the spans', so the least exact figure); then the
  * threads holding the most resident memory in their current and kept
  * spans, one line each (which of a program's threads wastes memory).
  *
@@ -43,6 +45,7 @@ struct holder {
 struct walk {
 	uintptr_t spans[NKINDS], bytes[NKINDS], free_bytes[NKINDS], resident[NKINDS];
 	unsigned long rss_kib, rss_after_kib; /* when the walk started, ended */
+	uintptr_t heap_resident;	      /* every resident page of the arenas, spans or free */
 	struct holder holders[NHOLDERS];
 };
 
@@ -144,6 +147,7 @@ static void walk_once(void)
 			h->resident[j] += resident;
 		}
 	}
+	w.heap_resident = resident_bytes(lo, hi - lo);
 	w.rss_after_kib = rss_kib();
 	peak = w;
 }
@@ -181,6 +185,11 @@ __attribute__((destructor(101))) static void spanwalk_report(void)
 		fprintf(f, "  %-8s %7lu %10lu %10lu %10lu\n", kind_name[k], (unsigned long)peak.spans[k],
 			(unsigned long)(peak.bytes[k] >> 10), (unsigned long)(peak.free_bytes[k] >> 10),
 			(unsigned long)(peak.resident[k] >> 10));
+	uintptr_t in_spans = 0;
+	for (int k = 0; k < NKINDS; k++)
+		in_spans += peak.resident[k];
+	fprintf(f, "  free pages %30lu resident (the heap's resident pages outside spans)\n",
+		(unsigned long)((peak.heap_resident > in_spans ? peak.heap_resident - in_spans : 0) >> 10));
 	/* The threads by resident bytes held, most first. */
 	struct holder *h = peak.holders;
 	unsigned n = 0;

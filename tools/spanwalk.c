@@ -12,7 +12,8 @@
  * lists' partial spans, spans parked full, large objects), the spans, their
  * bytes, their free slots and their resident bytes (mincore); the heap's
  * resident pages outside spans (free pages the scavenger has not released:
- * the arenas' resident bytes less the spans', so the least exact figure); then the
+ * the arenas' resident bytes less the spans', so the least exact figure)
+ * and the resident free pages by the length of their free run; then the
  * threads holding the most resident memory in their current and kept
  * spans, one line each (which of a program's threads wastes memory).
  *
@@ -46,6 +47,7 @@ struct walk {
 	uintptr_t spans[NKINDS], bytes[NKINDS], free_bytes[NKINDS], resident[NKINDS];
 	unsigned long rss_kib, rss_after_kib; /* when the walk started, ended */
 	uintptr_t heap_resident;	      /* every resident page of the arenas, spans or free */
+	uintptr_t freerun_res[6];	      /* resident free bytes by run length: 1, 2, 3-4, 5-8, 9-16, more pages */
 	struct holder holders[NHOLDERS];
 };
 
@@ -127,7 +129,10 @@ static void walk_once(void)
 	uintptr_t lo = load_relaxed(&arena_heap_lo), hi = load_relaxed(&arena_heap_hi);
 	for (uintptr_t p = lo; p < hi; p += PAGE_BYTES) {
 		const mspan *s = span_of(p);
-		if (!s || s == last || load_acquire(&s->state) != MSPAN_INUSE || s->kind != SPAN_MANUAL)
+		/* A page's entry may be stale (its span freed, the record reused
+		 * for a span elsewhere): a span is counted at its first page only. */
+		if (!s || s == last || load_acquire(&s->state) != MSPAN_INUSE || s->kind != SPAN_MANUAL ||
+		    s->base != p)
 			continue;
 		last = s;
 		int k = kind_of(s);
@@ -148,6 +153,23 @@ static void walk_once(void)
 		}
 	}
 	w.heap_resident = resident_bytes(lo, hi - lo);
+	uintptr_t run = 0;
+	for (uintptr_t p = lo; p <= hi; p += PAGE_BYTES) {
+		const mspan *s = p < hi ? span_of(p) : NULL;
+		bool used = p < hi && s && load_acquire(&s->state) == MSPAN_INUSE && s->base <= p &&
+			    p < s->base + s->npages * PAGE_BYTES;
+		if (!used && p < hi) {
+			if (!run)
+				run = p;
+			continue;
+		}
+		if (run) {
+			uintptr_t n = (p - run) / PAGE_BYTES;
+			int b = n <= 1 ? 0 : n <= 2 ? 1 : n <= 4 ? 2 : n <= 8 ? 3 : n <= 16 ? 4 : 5;
+			w.freerun_res[b] += resident_bytes(run, p - run);
+			run = 0;
+		}
+	}
 	w.rss_after_kib = rss_kib();
 	peak = w;
 }
@@ -190,6 +212,10 @@ __attribute__((destructor(101))) static void spanwalk_report(void)
 		in_spans += peak.resident[k];
 	fprintf(f, "  free pages %30lu resident (the heap's resident pages outside spans)\n",
 		(unsigned long)((peak.heap_resident > in_spans ? peak.heap_resident - in_spans : 0) >> 10));
+	fprintf(f, "  free resident KiB by run length (pages) 1: %lu, 2: %lu, 3-4: %lu, 5-8: %lu, 9-16: %lu, more: %lu\n",
+		(unsigned long)(peak.freerun_res[0] >> 10), (unsigned long)(peak.freerun_res[1] >> 10),
+		(unsigned long)(peak.freerun_res[2] >> 10), (unsigned long)(peak.freerun_res[3] >> 10),
+		(unsigned long)(peak.freerun_res[4] >> 10), (unsigned long)(peak.freerun_res[5] >> 10));
 	/* The threads by resident bytes held, most first. */
 	struct holder *h = peak.holders;
 	unsigned n = 0;

@@ -8,7 +8,8 @@
 # run printed (the workloads' checksums; the programs' whole output).
 # Prints two tables, median wall time and median peak RSS, with gort/x
 # ratios and geometric means, and the issue 5 targets; then how soon each
-# allocator gives 512 MiB back once it is freed (memreturn.c, one run each)
+# allocator gives 512 MiB back once it is freed, while the program sleeps
+# or computes (memreturn.c, one run each)
 # and how it grows a 256 MiB buffer by realloc (bufgrow.c).
 #
 # Usage: malloc/run.sh          env (defaults in brackets):

@@ -397,11 +397,11 @@ void mcache_flush_gc_all(void)
 	mutex_unlock(&cache_lock);
 }
 
-/* A span its thread gives up for good (at exit).  One left empty goes
- * straight to the page heap, where any class can reuse its pages: on a
- * central list it would wait, resident and useless, for the reclaim pass
- * (seconds away, or never when no scavenger runs).  Exit is rare enough
- * that the page heap's lock costs nothing here. */
+/* A span its thread gives up (at exit, or in gort_free_os_memory).  One
+ * left empty goes straight to the page heap, where any class can reuse its
+ * pages: on a central list it would wait, resident and useless, for the
+ * reclaim pass (seconds away, or never when no scavenger runs).  Both
+ * callers are rare enough that the page heap's lock costs nothing. */
 static void release_span(mspan *s, mcentral *central)
 {
 	uint32_t nfreed;

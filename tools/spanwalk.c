@@ -125,16 +125,13 @@ static void walk_once(void)
 	w.rss_kib = rss_kib();
 	if (w.rss_kib <= peak.rss_kib)
 		return;
-	const mspan *last = NULL;
 	uintptr_t lo = load_relaxed(&arena_heap_lo), hi = load_relaxed(&arena_heap_hi);
 	for (uintptr_t p = lo; p < hi; p += PAGE_BYTES) {
 		const mspan *s = span_of(p);
 		/* A page's entry may be stale (its span freed, the record reused
 		 * for a span elsewhere): a span is counted at its first page only. */
-		if (!s || s == last || load_acquire(&s->state) != MSPAN_INUSE || s->kind != SPAN_MANUAL ||
-		    s->base != p)
+		if (!s || s->base != p || load_acquire(&s->state) != MSPAN_INUSE || s->kind != SPAN_MANUAL)
 			continue;
-		last = s;
 		int k = kind_of(s);
 		uintptr_t bytes = s->npages * PAGE_BYTES;
 		uintptr_t free_bytes = k == K_LARGE ? 0 : (uintptr_t)(s->nelems - live_objects(s)) * s->elemsize;
@@ -143,7 +140,8 @@ static void walk_once(void)
 		w.bytes[k] += bytes;
 		w.free_bytes[k] += free_bytes;
 		w.resident[k] += resident;
-		struct holder *h = k == K_CURRENT || k == K_KEPT ? holder_of(&w, load_relaxed(&s->owner)) : NULL;
+		const mcache *owner = k == K_CURRENT || k == K_KEPT ? load_relaxed(&s->owner) : NULL;
+		struct holder *h = owner ? holder_of(&w, owner) : NULL; /* NULL: the owner just let go */
 		if (h) {
 			int j = k == K_KEPT;
 			h->spans[j]++;

@@ -177,7 +177,7 @@ GORT_INLINE void free_object(mspan *s, uintptr_t p, uint32_t idx)
 	store_relaxed(&span_local_word(s, w), fl | m);
 	owner_add(&c->nfree[s->sizeclass], 1);
 	uint16_t n = (uint16_t)(s->nlocal + 1);
-	s->nlocal = n;
+	store_relaxed(&s->nlocal, n); /* the scavenger may read it (mcache.c, idle owners) */
 	if (unlikely(n == s->trigger))
 		mcache_kept_free(c, s); /* a kept span became ready or empty */
 }

@@ -15,8 +15,11 @@
 #include "mheap.h"
 #include "mgc.h"
 #include "scavenge.h"
+#include "debugvars.h"
+#include "os.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 __thread mcache *mcache_tls __attribute__((tls_model("initial-exec"))) = &mcache_empty;
@@ -224,6 +227,37 @@ static void keep_span(mcache *c, unsigned cls, mspan *s, uint32_t nfree)
 	s->trigger = (uint16_t)(s->nlocal + span_reuse_min(s->nelems) - nfree);
 	kept_link(c, cls, s, false);
 	c->nkept[cls]++;
+	store_release(&s->reclaim, SPAN_RECLAIM_OPEN);
+}
+
+/* Takes kept span s back from the scavenger's reach before it leaves the
+ * kept list, waiting out a release of its pages in progress (one madvise).
+ * Pages the scavenger released read as zero (or, under MADV_FREE, as they
+ * were): the span stays needzero either way, as it has had objects.
+ * A Dekker pair with release_kept_of: the owner stores reclaim then loads
+ * busy, the scavenger stores busy then loads reclaim, so at least one of
+ * them sees the other.  The scavenger's membarrier stands in for the
+ * owner's fence (a locked instruction here cost livechurn 6-9% of its
+ * time); under ThreadSanitizer, which cannot see it, both sides fence. */
+static GORT_NOINLINE __attribute__((cold)) void kept_wait(const mspan *s)
+{
+	for (unsigned spins = 0; load_acquire(&s->busy); spins++)
+		spins < 64 ? cpu_relax() : (void)sched_yield();
+}
+
+GORT_INLINE void kept_claim(mspan *s)
+{
+#ifdef GORT_TSAN
+	store_seqcst(&s->reclaim, SPAN_RECLAIM_HELD);
+	if (unlikely(load_seqcst(&s->busy)))
+#else
+	store_relaxed(&s->reclaim, SPAN_RECLAIM_HELD);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (unlikely(load_acquire(&s->busy)))
+#endif
+		kept_wait(s);
+	if (unlikely(s->released))
+		s->released = 0;
 }
 
 /* Free slots in kept span s, counting frees not yet swept: the owner's
@@ -254,12 +288,26 @@ static mspan *kept_take(mcache *c, unsigned cls, mspan *just)
 			}
 		}
 	}
+	kept_claim(s);
 	kept_unlink(c, cls, s);
 	c->nkept[cls]--;
 	uint32_t nfreed, local = s->nlocal;
 	mspan_sweep(s, &nfreed);
 	note_freers(c, cls, local, nfreed);
 	return s;
+}
+
+/* Kept span s is empty: to the central list (out of line, so that the
+ * common case of mcache_kept_free saves no registers). */
+static GORT_NOINLINE void give_back_kept(mcache *c, unsigned cls, mspan *s)
+{
+	kept_claim(s);
+	kept_unlink(c, cls, s);
+	c->nkept[cls]--;
+	uint32_t nfreed;
+	mspan_sweep(s, &nfreed);
+	mcentral_uncache_span(&mheap_.central_manual[cls], s);
+	scavenger_kick(); /* the first span given back starts the scavenger */
 }
 
 void mcache_kept_free(mcache *c, mspan *s)
@@ -280,12 +328,7 @@ void mcache_kept_free(mcache *c, mspan *s)
 	s->trigger = 0;
 	if (c->nkept[cls] <= 1)
 		return;
-	kept_unlink(c, cls, s);
-	c->nkept[cls]--;
-	uint32_t nfreed;
-	mspan_sweep(s, &nfreed);
-	mcentral_uncache_span(&mheap_.central_manual[cls], s);
-	scavenger_kick(); /* the first span given back starts the scavenger */
+	give_back_kept(c, cls, s);
 }
 
 void *mcache_refill(mcache *c, mspan **slot, mcentral *central)
@@ -397,6 +440,103 @@ void mcache_flush_gc_all(void)
 	mutex_unlock(&cache_lock);
 }
 
+/*
+ * Idle owners.  A thread that fills spans and then only waits (a main
+ * thread that built what its workers free) would keep its spans, every
+ * object in them freed by other threads, until it allocates again or exits.
+ * The scavenger looks at the caches whose allocation count has not moved
+ * since its previous pass, and releases the pages of their kept spans that
+ * hold no live object, every object having been freed by another thread.
+ * The span stays its owner's (record, list place, bitmaps: all out of band),
+ * so the owner's paths take no lock: a span it has not claimed back
+ * (kept_claim) is one it holds no object in, so it will neither free into
+ * it nor allocate from it until it claims it.
+ */
+#ifdef GORT_TSAN
+#define RACY_WALK __attribute__((no_sanitize("thread")))
+#else
+#define RACY_WALK
+#endif
+
+#define RELEASE_BATCH 256 /* kept spans looked at per cache and pass */
+
+/* Kept spans of c that may hold no live object (at most max), read
+ * without the owner's cooperation: its lists may change under the walk, and
+ * a stale pointer leads to some span record (never unmapped), so each is
+ * checked again once marked busy.  The walk never writes a list. */
+static RACY_WALK unsigned release_candidates(const mcache *c, mspan **out, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned cls = 1; cls < NUM_SIZE_CLASSES && n < max; cls++) {
+		mspan *h = load_relaxed(&c->kept[cls]), *s = h;
+		for (unsigned k = 0; s && k < RELEASE_BATCH && n < max; k++) {
+			if (load_relaxed(&s->reclaim) == SPAN_RECLAIM_OPEN && !load_relaxed(&s->released) &&
+			    load_relaxed(&s->nlocal) == 0 && s->kind == SPAN_MANUAL && s->sizeclass)
+				out[n++] = s;
+			s = load_relaxed(&s->next);
+			if (s == h)
+				break;
+		}
+	}
+	return n;
+}
+
+/* Every object of kept span s (live at its last sweep, or handed out since)
+ * freed by another thread, none by its owner. */
+static bool freed_by_others(const mspan *s)
+{
+	if (load_relaxed(&s->nlocal) != 0)
+		return false;
+	for (unsigned w = 0; w < s->nwords; w++)
+		if (load_relaxed(&span_local_word(s, w)) != 0)
+			return false;
+	return remote_frees(s) == kept_base(s);
+}
+
+uintptr_t mcache_release_idle_kept(bool all)
+{
+	mspan *cand[RELEASE_BATCH];
+	unsigned n = 0;
+	/* cache_lock for the walk only: holding it through the madvise calls
+	 * would hold up every thread that starts or exits.  A cache that goes
+	 * away meanwhile waits in kept_claim for its busy spans. */
+	mutex_lock(&cache_lock);
+	for (mcache *c = allcaches; c && n < RELEASE_BATCH; c = c->allnext) {
+		uint64_t a = 0;
+		for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++)
+			a += load_relaxed(&c->nmalloc[i]);
+		bool idle = a == c->scav_nmalloc;
+		c->scav_nmalloc = a;
+		if (idle || all)
+			n += release_candidates(c, cand + n, RELEASE_BATCH - n);
+	}
+	mutex_unlock(&cache_lock);
+	if (!n)
+		return 0;
+	for (unsigned i = 0; i < n; i++)
+		store_seqcst(&cand[i]->busy, 1);
+#ifdef GORT_TSAN
+	bool fenced = true; /* both sides' accesses are sequentially consistent */
+#else
+	bool fenced = os_membarrier();
+#endif
+	uintptr_t bytes = 0;
+	for (unsigned i = 0; i < n; i++) {
+		mspan *s = cand[i];
+		/* Still open (its owner's writes before it opened it are ours to
+		 * read), and its owner will wait for busy before it takes it
+		 * back: no object in it can be allocated or freed meanwhile. */
+		if (fenced && load_seqcst(&s->reclaim) == SPAN_RECLAIM_OPEN && !s->released && freed_by_others(s)) {
+			uintptr_t b = s->npages * PAGE_BYTES;
+			os_unused((void *)s->base, b, load_relaxed(&debug.madvdontneed));
+			s->released = 1;
+			bytes += b;
+		}
+		store_release(&s->busy, 0);
+	}
+	return bytes;
+}
+
 /* A span its thread gives up (at exit, or in gort_free_os_memory).  One
  * left empty goes straight to the page heap, where any class can reuse its
  * pages: on a central list it would wait, resident and useless, for the
@@ -429,6 +569,7 @@ void mcache_release_all(mcache *c)
 		release_slot(&c->manual[i], &mheap_.central_manual[i]);
 		while (c->kept[i]) {
 			mspan *s = c->kept[i];
+			kept_claim(s);
 			kept_unlink(c, i, s);
 			s->trigger = 0;
 			release_span(s, &mheap_.central_manual[i]);

@@ -25,7 +25,9 @@
  * none has, the oldest goes to the back.  A class whose objects the owner's
  * sweeps find freed mostly by other threads (a producer's) keeps nothing:
  * its filled spans are parked FULL, and those frees revive them at once.
- * Kept spans go back to the central lists when the thread exits.
+ * Kept spans go back to the central lists when the thread exits; while the
+ * thread is idle, the scavenger may release the pages of those whose
+ * objects other threads have all freed (mcache_release_idle_kept).
  */
 #ifndef GORT_MCACHE_H
 #define GORT_MCACHE_H
@@ -47,6 +49,7 @@ typedef struct mcache {
 	uint64_t nmalloc[NUM_SIZE_CLASSES]; /* owner writes, relaxed */
 	uint64_t nfree[NUM_SIZE_CLASSES];
 	struct mcache *allnext, *allprev; /* all caches; cache_lock */
+	uint64_t scav_nmalloc; /* allocations at the scavenger's previous look (cache_lock) */
 } mcache;
 
 GORT_HIDDEN extern __thread mcache *mcache_tls __attribute__((tls_model("initial-exec")));
@@ -113,6 +116,12 @@ GORT_HIDDEN void mcache_release_gc_self(void);
 /* World stopped: every cache's GC spans back to the central lists, so the
  * collector owns every span (Go's flushing of each P's mcache). */
 GORT_HIDDEN void mcache_flush_gc_all(void);
+/* The scavenger's pass over idle threads (mcache.c): releases the pages of
+ * kept spans whose objects other threads have all freed, in caches that
+ * have not allocated since the previous pass (every cache with all).
+ * Returns the bytes released.  Callers exclude fork (scavenge.c takes
+ * reclaim_lock). */
+GORT_HIDDEN uintptr_t mcache_release_idle_kept(bool all);
 /* Gives every cached and kept span back (thread exit, gort_free_os_memory). */
 GORT_HIDDEN void mcache_release_all(mcache *c);
 /* fork(): hold and release cache_lock around the fork (fork.c). */

@@ -46,6 +46,8 @@ void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass)
 	s->alloc_count = 0;
 	s->nlocal = s->trigger = 0;
 	s->kept_ready = 0;
+	store_relaxed(&s->reclaim, SPAN_RECLAIM_HELD);
+	s->released = 0;
 	store_relaxed(&s->profiled, 0);
 	store_relaxed(&s->pending, 0);
 }
@@ -89,7 +91,7 @@ static uint32_t sweep_done(mspan *s, uint32_t live, uint32_t freed, uint32_t *nf
 	store_release(&s->freeindex, 0);
 	s->alloc_cache = ~span_alloc_word(s, 0);
 	s->alloc_count = live;
-	s->nlocal = 0;
+	store_relaxed(&s->nlocal, 0);
 	if (freed)
 		s->needzero = 1;
 	if (nfreed)

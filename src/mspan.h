@@ -96,6 +96,9 @@ typedef struct mspan {
 	/* line 1: the rest */
 	uint32_t alloc_count;      /* allocated objects at the last sweep */
 	uint8_t kept_ready;        /* owner only: a kept span with enough free slots to reuse */
+	uint8_t reclaim;           /* atomic: enum span_reclaim (mcache.c, idle owners) */
+	uint8_t busy;              /* atomic: the scavenger is looking at this kept span */
+	uint8_t released;          /* kept span whose pages the scavenger released (under busy) */
 	uint64_t *sampled;         /* small spans: a bit per sampled object (mprof.c); allocated at
 				    * the record's first sample and kept with it, all bits clear
 				    * whenever profiled is 0 */
@@ -112,6 +115,17 @@ typedef struct mspan {
 	uintptr_t gcsize;          /* large object: bytes asked for (scan bound) */
 	uint64_t bits[];           /* per word w: alloc, freed_local, freed_remote */
 } mspan;
+
+/* Whether the scavenger may release a manual span's pages.  A kept span
+ * (mcache.h) is open to it: it releases the pages of one whose objects
+ * other threads have all freed while its owner is idle, and the owner
+ * claims a kept span back before it takes it off its list (mcache.c says
+ * how the two agree without an atomic read-modify-write on the owner's
+ * side).  Every other span is held. */
+enum span_reclaim {
+	SPAN_RECLAIM_OPEN = 0, /* on its owner's kept list */
+	SPAN_RECLAIM_HELD = 1, /* not kept, or claimed back by its owner */
+};
 
 /* The gate word of a live manual span holding no sampled object. */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

@@ -59,6 +59,10 @@ GORT_HIDDEN unsigned os_ncpu(void);
 GORT_HIDDEN unsigned os_context_regs(const void *ucontext, uintptr_t *regs, unsigned max, uintptr_t *sp);
 /* The calling thread's kernel id, and the bounds of its stack. */
 GORT_HIDDEN pid_t os_gettid(void);
+/* A full memory barrier on every running thread of this process
+ * (membarrier(2), private expedited; registered on first use in each
+ * process).  False where the kernel does not offer it. */
+GORT_HIDDEN bool os_membarrier(void);
 /* Whether the process has a thread, not a zombie, whose id is not one of
  * skip[0..nskip): by a walk of /proc/self/task, checked against
  * os_thread_count (a walk can miss a thread while another exits); true

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <pthread.h>
 #include <sched.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -336,6 +337,22 @@ bool os_other_threads_live(const pid_t *skip, unsigned nskip)
 	if (n > 1 + (unsigned long)nskip)
 		live = true;
 	return live;
+}
+
+bool os_membarrier(void)
+{
+	/* Registration is per address space: a forked child registers again. */
+	static pid_t registered; /* atomic: the process that registered, or -1 if it cannot */
+	pid_t me = getpid(), r = load_relaxed(&registered);
+	if (r != me) {
+		if (r == -me)
+			return false;
+		long ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+		store_relaxed(&registered, ok == 0 ? me : -me);
+		if (ok != 0)
+			return false;
+	}
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
 pid_t os_gettid(void)

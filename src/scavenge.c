@@ -201,6 +201,16 @@ uintptr_t reclaim_central_spans(bool only_if_new)
 	return n;
 }
 
+/* Under reclaim_lock, which fork takes: a fork in the middle would leave
+ * the child spans marked busy that nobody clears. */
+static uintptr_t release_idle_kept(bool all)
+{
+	mutex_lock(&reclaim_lock);
+	uintptr_t n = mcache_release_idle_kept(all);
+	mutex_unlock(&reclaim_lock);
+	return n;
+}
+
 static void trace(uintptr_t released, int64_t worked_ns, bool forced)
 {
 	uintptr_t inuse, idle, rel;
@@ -256,7 +266,7 @@ static void *scavenger_main(void *arg)
 		store_seqcst(&pushes_since_pass, 0);
 		store_seqcst(&excess_seen, false);
 		reclaim_central_spans(true);
-		uintptr_t released = 0, n;
+		uintptr_t released = release_idle_kept(false), n;
 		while ((n = scavenge_one(SCAVENGE_CHUNK_BYTES / PAGE_BYTES, false)) != 0) {
 			released += n;
 			if (os_thread_cputime_ns() - t0 >= SCAVENGE_BURST_NS)
@@ -361,6 +371,7 @@ void gort_free_os_memory(void)
 		gort_gc();
 	int64_t t0 = os_thread_cputime_ns();
 	mcache_release_all(mcache_tls);
+	release_idle_kept(true);
 	reclaim_central_spans(false);
 	uintptr_t released = scavenge(0, true);
 	if (load_relaxed(&debug.scavtrace))

@@ -15,11 +15,15 @@
  * gives back less than the scavenger's own cost never starts it; an
  * eighth, that a span listed centrally while a reclaim pass runs is news
  * for the next pass; a ninth, that the spans an exiting thread leaves
- * empty go straight back to the page heap.
+ * empty go straight back to the page heap; a tenth, that the pages of an
+ * idle thread's kept spans whose objects others freed go back, and never
+ * those of a span holding a live object; an eleventh, the same release
+ * racing with owners that allocate and free (data checked).
  */
 #include "gort.h"
 #include "debugvars.h"
 #include "mcentral.h"
+#include "mcache.h"
 #include "mheap.h"
 #include "sizeclass.h"
 #include "os.h"
@@ -27,6 +31,8 @@
 #include "testing.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define TOTAL ((size_t)512 << 20)
@@ -368,6 +374,229 @@ static int exit_empty_child(void)
 	return t_failed_case;
 }
 
+/* Idle owners (mcache.c).  A thread fills spans of a few classes, keeps one
+ * object of each class alive and waits; the main thread frees the rest.
+ * The scavenger's pass over idle caches (run by hand here, with no
+ * scavenger thread) must release most of the pages, leave the kept objects'
+ * pages and contents alone, and the thread, woken, must allocate from its
+ * released spans (zero pages) as from any others. */
+enum { IDLE_N = 2000 };
+static const size_t idle_sizes[] = {256, 1024, 3072};
+#define NIDLE (sizeof idle_sizes / sizeof idle_sizes[0])
+static unsigned char *idle_objs[NIDLE][IDLE_N];
+static int idle_stage;
+static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t idle_cv = PTHREAD_COND_INITIALIZER;
+
+static void idle_wait_stage(int want)
+{
+	pthread_mutex_lock(&idle_mu);
+	while (idle_stage != want)
+		pthread_cond_wait(&idle_cv, &idle_mu);
+	pthread_mutex_unlock(&idle_mu);
+}
+
+static void idle_set_stage(int v)
+{
+	pthread_mutex_lock(&idle_mu);
+	idle_stage = v;
+	pthread_cond_broadcast(&idle_cv);
+	pthread_mutex_unlock(&idle_mu);
+}
+
+static size_t resident_pages(unsigned char *const *objs, size_t n, size_t size)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), count = 0;
+	uintptr_t last = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!objs[i])
+			continue;
+		for (uintptr_t p = (uintptr_t)objs[i] & ~(page - 1); p < (uintptr_t)objs[i] + size; p += page) {
+			unsigned char v = 0;
+			if (p != last && mincore((void *)p, page, &v) == 0 && (v & 1))
+				count++;
+			last = p;
+		}
+	}
+	return count;
+}
+
+static void *idle_owner(void *arg)
+{
+	(void)arg;
+	for (size_t k = 0; k < NIDLE; k++)
+		for (size_t i = 0; i < IDLE_N; i++)
+			memset(idle_objs[k][i] = gort_malloc(idle_sizes[k]), (int)(i & 0xff), idle_sizes[k]);
+	idle_set_stage(1);
+	idle_wait_stage(2); /* the main thread frees, and a pass records our count */
+	unsigned char *late = gort_malloc(64); /* not idle for the next pass */
+	idle_set_stage(3);
+	idle_wait_stage(4); /* idle while the passes run */
+	gort_free(late);
+	/* Allocate again from the released spans: zero pages or not, each
+	 * object must hold what is written to it. */
+	for (size_t k = 0; k < NIDLE; k++) {
+		unsigned char **again = gort_malloc(IDLE_N * sizeof *again);
+		for (size_t i = 0; i < IDLE_N; i++)
+			memset(again[i] = gort_malloc(idle_sizes[k]), 0x5a, idle_sizes[k]);
+		for (size_t i = 0; i < IDLE_N; i++) {
+			CHECK(again[i][0] == 0x5a && again[i][idle_sizes[k] - 1] == 0x5a);
+			gort_free(again[i]);
+		}
+		gort_free(again);
+	}
+	return NULL;
+}
+
+static int idle_owner_child(void)
+{
+	CHECK(!debug.scavenger);
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, idle_owner, NULL) == 0);
+	idle_wait_stage(1);
+	/* Free all but one object per class, the one near the start, which
+	 * lands in a span the thread filled early and keeps. */
+	static unsigned char *freed[NIDLE][IDLE_N];
+	memcpy(freed, idle_objs, sizeof freed);
+	for (size_t k = 0; k < NIDLE; k++)
+		freed[k][3] = NULL;
+	for (size_t k = 0; k < NIDLE; k++)
+		for (size_t i = 0; i < IDLE_N; i++)
+			if (i != 3) {
+				gort_free(idle_objs[k][i]);
+				idle_objs[k][i] = NULL;
+			}
+	size_t before = 0, after = 0, freed_before = 0, freed_after = 0;
+	for (size_t k = 0; k < NIDLE; k++)
+		freed_before += resident_pages((unsigned char *const *)freed[k], IDLE_N, idle_sizes[k]);
+	for (size_t k = 0; k < NIDLE; k++) {
+		/* Fault them all in again for the count: freed objects' pages
+		 * are resident, as they were written. */
+		before += resident_pages((unsigned char *const *)idle_objs[k], IDLE_N, idle_sizes[k]);
+	}
+	mcache_release_idle_kept(false); /* records the thread's count */
+	idle_set_stage(2);
+	idle_wait_stage(3);
+	/* The thread allocated since: left alone. */
+	uintptr_t early = mcache_release_idle_kept(false);
+	CHECKF(early == 0, "%lu bytes released from a thread that had just allocated", (unsigned long)early);
+	uintptr_t released = mcache_release_idle_kept(false);
+	printf("    %lu KiB of an idle thread's kept spans released\n", (unsigned long)(released >> 10));
+	CHECKF(released >= (uintptr_t)IDLE_N * 256, "only %lu bytes released", (unsigned long)released);
+	for (size_t k = 0; k < NIDLE; k++) {
+		unsigned char *live = idle_objs[k][3];
+		after += resident_pages((unsigned char *const *)&live, 1, idle_sizes[k]);
+		CHECKF(live[0] == 3 && live[idle_sizes[k] - 1] == 3, "the live %zu-byte object lost its contents",
+		       idle_sizes[k]);
+	}
+	CHECKF(after == before, "a live object's page was released (%zu of %zu resident)", after, before);
+	for (size_t k = 0; k < NIDLE; k++)
+		freed_after += resident_pages((unsigned char *const *)freed[k], IDLE_N, idle_sizes[k]);
+	printf("    pages of the freed objects resident: %zu before the pass, %zu after\n", freed_before, freed_after);
+	CHECKF(freed_after * 2 < freed_before, "%zu of %zu pages still resident", freed_after, freed_before);
+	idle_set_stage(4);
+	pthread_join(t, NULL);
+	for (size_t k = 0; k < NIDLE; k++)
+		gort_free(idle_objs[k][3]);
+	return t_failed_case;
+}
+
+/* The release racing with owners that allocate and free: every pass runs
+ * over every cache (all = true), idle or not.  Each round an owner fills
+ * whole spans with objects it hands to its neighbour, who checks and frees
+ * them (so those spans, kept by the owner, end up holding nothing: the
+ * pass's prey, while the owner may be taking them back for its next
+ * refills), and frees most of its objects itself (so its classes stay in
+ * keep mode).  Every object must keep what was written to it. */
+enum { RACE_THREADS = 3, RACE_LOCAL = 1024, RACE_HAND = 256, RACE_ROUNDS = 40 };
+static unsigned char *_Atomic race_box[RACE_THREADS]; /* a handed-over batch, or NULL */
+static int race_done; /* atomic */
+
+static void race_fill(unsigned char *p, size_t n, unsigned char v)
+{
+	memset(p, v, n);
+	memcpy(p, &n, sizeof n);
+}
+
+static void race_check_free(unsigned char *p)
+{
+	size_t n;
+	memcpy(&n, p, sizeof n);
+	for (size_t j = sizeof n; j < n; j++)
+		if (p[j] != p[sizeof n]) {
+			fprintf(stderr, "byte %zu of a %zu-byte object changed\n", j, n);
+			abort();
+		}
+	gort_free(p);
+}
+
+static void race_free_batch(unsigned char **b)
+{
+	for (unsigned i = 0; b && b[i]; i++)
+		race_check_free(b[i]);
+	gort_free(b);
+}
+
+static void *race_owner(void *arg)
+{
+	unsigned me = (unsigned)(uintptr_t)arg;
+	static const size_t sizes[] = {512, 2048};
+	unsigned char **local = gort_malloc(RACE_LOCAL * sizeof *local);
+	for (int r = 0; r < RACE_ROUNDS; r++) {
+		size_t n = sizes[r & 1];
+		for (unsigned i = 0; i < RACE_LOCAL / 2; i++)
+			race_fill(local[i] = gort_malloc(n), n, (unsigned char)(me + i));
+		unsigned char **hand = gort_malloc((RACE_HAND + 1) * sizeof *hand);
+		for (unsigned i = 0; i < RACE_HAND; i++)
+			race_fill(hand[i] = gort_malloc(n), n, (unsigned char)(0x80 + me + i));
+		hand[RACE_HAND] = NULL;
+		for (unsigned i = RACE_LOCAL / 2; i < RACE_LOCAL; i++)
+			race_fill(local[i] = gort_malloc(n), n, (unsigned char)(me + i));
+		/* Out for the neighbour on our right (ours again if it has not
+		 * taken the last one); in from the one on our left. */
+		unsigned char **mine = (unsigned char **)atomic_exchange(&race_box[me], (unsigned char *)hand);
+		unsigned char **theirs =
+			(unsigned char **)atomic_exchange(&race_box[(me + RACE_THREADS - 1) % RACE_THREADS], NULL);
+		race_free_batch(mine);
+		race_free_batch(theirs);
+		for (unsigned i = 0; i < RACE_LOCAL; i++)
+			race_check_free(local[i]);
+		usleep(1000); /* idle between rounds: the neighbour frees our batch meanwhile */
+	}
+	gort_free(local);
+	return NULL;
+}
+
+static void *race_scavenger(void *arg)
+{
+	(void)arg;
+	uintptr_t bytes = 0;
+	while (!load_acquire(&race_done)) {
+		bytes += mcache_release_idle_kept(true);
+		sched_yield();
+	}
+	return (void *)bytes;
+}
+
+static int idle_race_child(void)
+{
+	pthread_t t[RACE_THREADS], sc;
+	CHECK(pthread_create(&sc, NULL, race_scavenger, NULL) == 0);
+	for (unsigned i = 0; i < RACE_THREADS; i++)
+		CHECK(pthread_create(&t[i], NULL, race_owner, (void *)(uintptr_t)i) == 0);
+	for (unsigned i = 0; i < RACE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	store_release(&race_done, 1);
+	void *bytes;
+	pthread_join(sc, &bytes);
+	printf("    %lu KiB released from under owners at work\n", (unsigned long)((uintptr_t)bytes >> 10));
+	CHECKF((uintptr_t)bytes > 0, "the race never released a span: it tested nothing");
+	for (unsigned i = 0; i < RACE_THREADS; i++) {
+		race_free_batch((unsigned char **)atomic_exchange(&race_box[i], NULL));
+	}
+	return t_failed_case;
+}
+
 static const char *self;
 
 /* Runs this program again as "env self arg" (a fresh heap and scavenger). */
@@ -409,6 +638,16 @@ static void test_idle_pacing_rule(void)
 static void test_idle_program_fast(void)
 {
 	run_child("", "idle");
+}
+
+static void test_idle_owner_kept_released(void)
+{
+	run_child("GORTDEBUG=scavenger=0", "idleowner");
+}
+
+static void test_idle_release_races_owners(void)
+{
+	run_child("GORTDEBUG=scavenger=0", "idlerace");
 }
 
 static void test_exit_frees_empty_spans(void)
@@ -484,6 +723,10 @@ int main(int argc, char **argv)
 		return small_program_child();
 	if (argc > 1 && !strcmp(argv[1], "exitempty"))
 		return exit_empty_child();
+	if (argc > 1 && !strcmp(argv[1], "idleowner"))
+		return idle_owner_child();
+	if (argc > 1 && !strcmp(argv[1], "idlerace"))
+		return idle_race_child();
 	RUN(test_rss_falls);
 	RUN(test_madv_free);
 	RUN(test_huge_free_releases);
@@ -494,5 +737,7 @@ int main(int argc, char **argv)
 	RUN(test_small_program_no_scavenger);
 	RUN(test_reclaim_sees_concurrent_pushes);
 	RUN(test_exit_frees_empty_spans);
+	RUN(test_idle_owner_kept_released);
+	RUN(test_idle_release_races_owners);
 	TEST_EXIT();
 }

@@ -234,11 +234,12 @@ static void keep_span(mcache *c, unsigned cls, mspan *s, uint32_t nfree)
  * kept list, waiting out a release of its pages in progress (one madvise).
  * Pages the scavenger released read as zero (or, under MADV_FREE, as they
  * were): the span stays needzero either way, as it has had objects.
- * A Dekker pair with release_kept_of: the owner stores reclaim then loads
- * busy, the scavenger stores busy then loads reclaim, so at least one of
- * them sees the other.  The scavenger's membarrier stands in for the
- * owner's fence (a locked instruction here cost livechurn 6-9% of its
- * time); under ThreadSanitizer, which cannot see it, both sides fence. */
+ * A Dekker pair with mcache_release_idle_kept: the owner stores reclaim
+ * then loads busy, the scavenger stores busy then loads reclaim, so at
+ * least one of them sees the other.  The scavenger's membarrier stands in
+ * for the owner's fence (a locked instruction here cost livechurn 6-9% of
+ * its time); under ThreadSanitizer, which cannot see it, both sides use
+ * sequentially consistent accesses. */
 static GORT_NOINLINE __attribute__((cold)) void kept_wait(const mspan *s)
 {
 	for (unsigned spins = 0; load_acquire(&s->busy); spins++)

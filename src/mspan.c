@@ -47,7 +47,7 @@ void mspan_init(mspan *s, uintptr_t base, uintptr_t npages, unsigned sizeclass)
 	s->nlocal = s->trigger = 0;
 	s->kept_ready = 0;
 	store_relaxed(&s->reclaim, SPAN_RECLAIM_HELD);
-	s->released = 0;
+	s->released = 0; /* busy is the scavenger's: it always leaves it 0 */
 	store_relaxed(&s->profiled, 0);
 	store_relaxed(&s->pending, 0);
 }

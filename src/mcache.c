@@ -6,6 +6,11 @@
  * late_lock (the late cache of exiting threads) comes before every other
  * lock: it is held across a refill.
  * Thread exit is caught with a pthread key destructor.
+ * The one thread that touches other threads' caches without them is the
+ * scavenger, in mcache_release_idle_kept: it reads their kept lists under
+ * cache_lock, and may release a kept span's pages only while the span is
+ * open (reclaim) and marked busy; an owner claims a kept span back before
+ * it takes it off its list (kept_claim), and waits out a busy one.
  */
 #include "crit.h"
 #include "mcache.h"

@@ -527,19 +527,22 @@ uintptr_t mcache_release_idle_kept(bool all)
 	bool fenced = os_membarrier();
 #endif
 	uintptr_t bytes = 0;
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; fenced && i < n; i++) {
 		mspan *s = cand[i];
 		/* Still open (its owner's writes before it opened it are ours to
 		 * read), and its owner will wait for busy before it takes it
 		 * back: no object in it can be allocated or freed meanwhile. */
-		if (fenced && load_seqcst(&s->reclaim) == SPAN_RECLAIM_OPEN && !s->released && freed_by_others(s)) {
+		if (load_seqcst(&s->reclaim) == SPAN_RECLAIM_OPEN && !s->released && freed_by_others(s)) {
 			uintptr_t b = s->npages * PAGE_BYTES;
 			os_unused((void *)s->base, b, load_relaxed(&debug.madvdontneed));
 			s->released = 1;
 			bytes += b;
 		}
-		store_release(&s->busy, 0);
 	}
+	/* Only now: the walk may have found a span twice, and its second look
+	 * must be as protected as its first. */
+	for (unsigned i = 0; i < n; i++)
+		store_release(&cand[i]->busy, 0);
 	return bytes;
 }
 

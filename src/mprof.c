@@ -24,6 +24,7 @@
 #include "mcache.h"
 #include "mspan.h"
 #include "os.h"
+#include "thread.h"
 
 #include <dlfcn.h>
 #include <link.h>
@@ -98,9 +99,11 @@ intptr_t mprof_next_sample(void)
 
 static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
 
-/* The top of this thread's stack, found once per thread from the mapping
- * holding it (not pthread_getattr_np: it allocates while holding the
- * thread's lock, and this may run inside an allocation it made).  On the
+/* The top of this thread's stack, found once per thread: as thread.c
+ * registered it, else from the mapping holding it (not pthread_getattr_np:
+ * it allocates while holding the thread's lock, and this may run inside an
+ * allocation it made; nor /proc/self/maps when it can be helped: reading it
+ * cost each of larson's short-lived threads ~20 us of kernel time).  On the
  * main stack, where the program started (__libc_stack_end) rather than
  * the mapping's end, which lies above argv and the environment: the walk
  * judges itself complete by ending near the top.  Which stack is the
@@ -110,7 +113,8 @@ static uintptr_t thread_stack_hi(void)
 {
 	if (!stack_hi) {
 		uintptr_t here = (uintptr_t)__builtin_frame_address(0), start = (uintptr_t)__libc_stack_end;
-		uintptr_t end = os_mapping_end(here);
+		const gthread *t = thread_self();
+		uintptr_t end = t && here >= t->stack_lo && here < t->stack_hi ? t->stack_hi : os_mapping_end(here);
 		stack_hi = start > here && start < end ? start : end;
 	}
 	return stack_hi;

@@ -22,7 +22,12 @@
  * spans have been listed centrally since its last pass.  Both events are
  * also recorded (pushes_since_pass, excess_seen), and the thread looks at
  * the record after saying it parks, so work that arrived during a pass is
- * never left to the 10 s backstop.
+ * never left to the 10 s backstop.  A pass that released nothing is
+ * followed by a rest (SCAVENGE_REST_NS) in which nobody wakes the thread;
+ * after it, it passes again only if the record shows work.  A program
+ * that keeps listing spans while its free pages stay under the goal would
+ * otherwise call it thousands of times a second, each call a futex
+ * system call of its own and a pass over the central lists it is using.
  *
  * Releasing takes the heap lock only to pick a run (which the page
  * allocator then holds as "in use") and to give it back; the madvise call
@@ -53,6 +58,7 @@
 #define SCAVENGE_RETAIN_PERCENT 10       /* free pages kept resident, % of in use */
 #define SCAVENGE_REDUCE_PERCENT 5        /* under a memory limit: keep 5% of it free */
 #define SCAVENGE_PERIOD_NS 10000000000LL /* idle backstop re-check interval */
+#define SCAVENGE_REST_NS 5000000         /* no wake-ups after a pass that released nothing */
 #define SCAVENGE_WAKE_PUSHES 64          /* spans listed before a parked scavenger is woken */
 #define SCAVENGE_START_BYTES (1 << 20)   /* work that is worth starting the thread for */
 
@@ -102,6 +108,7 @@ static uintptr_t excess_locked(void)
 	return idle > goal ? idle - goal : 0;
 }
 
+static uint64_t passes;            /* atomic: background passes run */
 static uint32_t pushes_since_pass; /* atomic: spans listed centrally since the last pass */
 static bool excess_seen;	   /* atomic: a span free left work since the last pass */
 /* Set (atomic) when the heap first has SCAVENGE_START_BYTES of work for
@@ -228,6 +235,11 @@ static void trace(uintptr_t released, int64_t worked_ns, bool forced)
 	print_str(forced ? " (forced)\n" : "\n");
 }
 
+uint64_t scavenger_passes(void)
+{
+	return load_relaxed(&passes);
+}
+
 int64_t scavenge_pause_ns(int64_t worked, int64_t others, int64_t wall, long ncpu)
 {
 	bool idle = wall > 0 && others * 100 < wall * ncpu * SCAVENGE_IDLE_PERCENT;
@@ -240,6 +252,7 @@ static void *scavenger_main(void *arg)
 {
 	long ncpu = (long)os_ncpu();
 	int64_t sleep_ns = 0, last_wall = 0, last_cpu = 0, last_mine = 0;
+	bool resting = false;
 	for (;;) {
 		mutex_lock(&scav_lock);
 		if (!scav_wake) {
@@ -261,8 +274,18 @@ static void *scavenger_main(void *arg)
 		}
 		scav_wake = false;
 		mutex_unlock(&scav_lock);
+		if (resting) {
+			/* A pass that found nothing to release is followed by a
+			 * rest; after it, pass again only for work that arrived. */
+			resting = false;
+			if (load_seqcst(&pushes_since_pass) < SCAVENGE_WAKE_PUSHES && !load_seqcst(&excess_seen)) {
+				sleep_ns = 0;
+				continue;
+			}
+		}
 
 		int64_t t0 = os_thread_cputime_ns();
+		fetch_add_relaxed(&passes, 1);
 		store_seqcst(&pushes_since_pass, 0);
 		store_seqcst(&excess_seen, false);
 		reclaim_central_spans(true);
@@ -284,7 +307,8 @@ static void *scavenger_main(void *arg)
 		last_wall = now;
 		last_cpu = cpu;
 		last_mine = mine;
-		sleep_ns = released ? scavenge_pause_ns(worked, others, wall, ncpu) : 0;
+		sleep_ns = released ? scavenge_pause_ns(worked, others, wall, ncpu) : SCAVENGE_REST_NS;
+		resting = !released;
 	}
 	return NULL;
 }

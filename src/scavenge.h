@@ -43,5 +43,7 @@ GORT_HIDDEN uintptr_t scavenge_goal_idle_bytes(uintptr_t inuse_bytes);
  * the rest of the process used under 5% of them (others ns of CPU time in
  * the last wall ns; wall 0: not known). */
 GORT_HIDDEN int64_t scavenge_pause_ns(int64_t worked, int64_t others, int64_t wall, long ncpu);
+/* Background passes run so far (tests). */
+GORT_HIDDEN uint64_t scavenger_passes(void);
 
 #endif

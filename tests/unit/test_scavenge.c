@@ -610,6 +610,41 @@ static int idle_race_child(void)
 	return t_failed_case;
 }
 
+/* A program that keeps emptying and refilling spans while its free pages
+ * stay under the goal wakes the scavenger for passes that release nothing.
+ * After such a pass the scavenger rests (SCAVENGE_REST_NS, 5 ms) instead of
+ * answering every wake-up: each costs the program a futex call and the
+ * pass's walk of the central lists.  Without the rest this churn ran
+ * ~26,000 passes a second, and 30% fewer rounds. */
+enum { CHURN_BALLAST = (48 << 20) / 3000, CHURN_N = 1024, CHURN_MS = 400 };
+static int churn_child(void)
+{
+	void **ballast = gort_malloc(CHURN_BALLAST * sizeof *ballast);
+	for (size_t i = 0; i < CHURN_BALLAST; i++)
+		memset(ballast[i] = gort_malloc(3000), 1, 3000);
+	static void *obj[CHURN_N];
+	scavenger_start();
+	uint64_t p0 = scavenger_passes(), rounds = 0;
+	int64_t t0 = os_nanotime();
+	while (os_nanotime() - t0 < (int64_t)CHURN_MS * 1000000) {
+		for (unsigned i = 0; i < CHURN_N; i++)
+			*(char *)(obj[i] = gort_malloc(2048)) = 1;
+		for (unsigned i = 0; i < CHURN_N; i++)
+			gort_free(obj[i]);
+		rounds++;
+	}
+	uint64_t passes = scavenger_passes() - p0;
+	printf("    %llu passes in %d ms of churn (%llu rounds of %d spans' worth)\n", (unsigned long long)passes,
+	       CHURN_MS, (unsigned long long)rounds, CHURN_N / 32);
+	CHECKF(scavenger_running(), "the scavenger did not start");
+	CHECKF(passes <= CHURN_MS / 5 + 20, "%llu passes: the scavenger answered every wake-up",
+	       (unsigned long long)passes);
+	for (size_t i = 0; i < CHURN_BALLAST; i++)
+		gort_free(ballast[i]);
+	gort_free(ballast);
+	return t_failed_case;
+}
+
 static const char *self;
 
 /* Runs this program again as "env self arg" (a fresh heap and scavenger). */
@@ -651,6 +686,11 @@ static void test_idle_pacing_rule(void)
 static void test_idle_program_fast(void)
 {
 	run_child("", "idle");
+}
+
+static void test_busy_heap_rests_scavenger(void)
+{
+	run_child("", "churn");
 }
 
 static void test_idle_owner_kept_released(void)
@@ -740,10 +780,13 @@ int main(int argc, char **argv)
 		return idle_owner_child();
 	if (argc > 1 && !strcmp(argv[1], "idlerace"))
 		return idle_race_child();
+	if (argc > 1 && !strcmp(argv[1], "churn"))
+		return churn_child();
 	RUN(test_rss_falls);
 	RUN(test_madv_free);
 	RUN(test_huge_free_releases);
 	RUN(test_small_frees_wake);
+	RUN(test_busy_heap_rests_scavenger);
 	RUN(test_thread_exit_releases);
 	RUN(test_idle_pacing_rule);
 	RUN(test_idle_program_fast);

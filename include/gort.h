@@ -209,7 +209,13 @@ GORT_EXPORT void gort_keep_alive(const void *p);
 /* Sets the average number of bytes allocated between two sampled
  * allocations (Go's runtime.MemProfileRate; default 512 KiB, also set by
  * GORTDEBUG=memprofilerate=N): 0 turns sampling off, 1 samples every
- * allocation.  Returns the previous rate.  Sampling covers both heaps.
+ * allocation.  Returns the previous rate; a negative rate changes nothing
+ * and returns the current one.  Sampling covers both heaps.  As Go's
+ * linker does for a program that never reads its profile, gort samples
+ * nothing by default when nothing can read the profile: no loaded object
+ * binds this function or the writers below and GORTHEAPPROFILE is unset
+ * (a program given libgort-malloc.so by LD_PRELOAD); an object dlopen'ed
+ * later that binds them turns sampling on from then.
  * The manual heap's figures are current at all times; the collected
  * heap's are those of the last completed collection, as in Go (an object
  * counts as allocated once a collection has run after its allocation, and

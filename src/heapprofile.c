@@ -12,7 +12,18 @@
  * (N = 1, 2, ...) each time the process gets the profile signal (SIGUSR2,
  * or GORTDEBUG=heapprofilesignal=N; 0: none).  The handler only posts a
  * semaphore: a runtime thread writes, since formatting allocates.
+ *
+ * Sampling only where the profile can be read (Go's linker sets
+ * MemProfileRate to 0 when nothing reaches runtime.MemProfile): unless
+ * GORTDEBUG=memprofilerate=N says otherwise, the library's constructor
+ * turns sampling off when GORTHEAPPROFILE is unset and no loaded object
+ * binds one of the profile API's names (a relocation against an undefined
+ * gort_write_heap_profile, _text or gort_set_mem_profile_rate): a program
+ * given the drop-in by LD_PRELOAD could never see its samples.  An object
+ * dlopen'ed later that binds them turns sampling on from then.  Linked
+ * statically, gort cannot tell, and samples.
  */
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include "gort.h"
 #include "fmath.h"
 #include "atomic.h"
@@ -26,7 +37,9 @@
 #include "pprof.h"
 #include "symtab.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <semaphore.h>
@@ -36,11 +49,16 @@
 #include <time.h>
 #include <unistd.h>
 
+/* 1 while sampling is off for want of a reader (see the header); dlopen
+ * looks again.  Atomic. */
+static int gate_off;
+
 long gort_set_mem_profile_rate(long rate)
 {
 	mheap_init();
 	if (rate < 0)
-		rate = 0;
+		return load_relaxed(&mprof_rate);
+	store_relaxed(&gate_off, 0); /* the program's own choice */
 	long prev = __atomic_exchange_n(&mprof_rate, rate, __ATOMIC_RELAXED);
 	/* Every thread draws its next sample at the new rate at once. */
 	mcache_reset_samples();
@@ -136,8 +154,21 @@ static void heapprofile_text_frames(FILE *f, const mbucket *b)
 	}
 }
 
+/* A profile asked for while sampling is off for want of a reader: the
+ * program reached the API without binding its names (dlsym).  Says so,
+ * once, since the profile will be empty. */
+static void note_gated(void)
+{
+	static int said;
+	if (!load_relaxed(&gate_off) || __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		return;
+	print_str("gort: heap profile: sampling is off (nothing loaded binds gort's profile API and GORTHEAPPROFILE "
+		  "is unset); set GORTDEBUG=memprofilerate=524288 to sample from the start\n");
+}
+
 int gort_write_heap_profile_text(FILE *f)
 {
+	note_gated();
 	struct hp_snap sn;
 	if (!snapshot(&sn))
 		return -1;
@@ -208,6 +239,7 @@ static void unbias(uint64_t count, uint64_t bytes, long rate, int64_t *c, int64_
 
 int gort_write_heap_profile(const char *path)
 {
+	note_gated();
 	struct hp_snap sn;
 	if (!snapshot(&sn))
 		return -1;
@@ -324,9 +356,122 @@ static void *profile_main(void *arg)
 	return NULL;
 }
 
+/* --- Whether anything can read the profile */
+
+static bool names_profile_api(const char *name)
+{
+	return !strncmp(name, "gort_", 5) &&
+	       (!strcmp(name + 5, "write_heap_profile") || !strcmp(name + 5, "write_heap_profile_text") ||
+		!strcmp(name + 5, "set_mem_profile_rate"));
+}
+
+#if __ELF_NATIVE_CLASS == 64
+#define REL_SYM ELF64_R_SYM
+#else
+#define REL_SYM ELF32_R_SYM
+#endif
+
+static bool relocs_bind_api(const ElfW(Rela) *r, uintptr_t bytes, const ElfW(Sym) *sym, const char *str)
+{
+	for (uintptr_t i = 0; i < bytes / sizeof *r; i++) {
+		uintptr_t k = REL_SYM(r[i].r_info);
+		if (k && sym[k].st_shndx == SHN_UNDEF && names_profile_api(str + sym[k].st_name))
+			return true;
+	}
+	return false;
+}
+
+struct api_scan {
+	uintptr_t self; /* an address in gort's own code */
+	unsigned seen;  /* objects looked at */
+	bool reader, static_gort;
+};
+
+static int api_scan_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct api_scan *sc = arg;
+	const ElfW(Dyn) *dyn = NULL;
+	bool first = sc->seen++ == 0, ours = false;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && sc->self - lo < ph->p_memsz)
+			ours = true;
+		else if (ph->p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)lo;
+	}
+	if (ours) {
+		sc->static_gort = first; /* in the program itself: linked statically */
+		return sc->static_gort;
+	}
+	if (!dyn)
+		return 0;
+	uintptr_t symtab = 0, strtab = 0, rela = 0, relasz = 0, jmprel = 0, pltrelsz = 0;
+	bool plt_rela = true;
+	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+		switch (d->d_tag) {
+		case DT_SYMTAB: symtab = d->d_un.d_ptr; break;
+		case DT_STRTAB: strtab = d->d_un.d_ptr; break;
+		case DT_RELA: rela = d->d_un.d_ptr; break;
+		case DT_RELASZ: relasz = d->d_un.d_val; break;
+		case DT_JMPREL: jmprel = d->d_un.d_ptr; break;
+		case DT_PLTRELSZ: pltrelsz = d->d_un.d_val; break;
+		case DT_PLTREL: plt_rela = d->d_un.d_val == DT_RELA; break;
+		}
+	}
+	/* The loader rebases these in place, except where the dynamic section
+	 * is read-only (the vDSO): rebase what still looks unrebased. */
+	uintptr_t base = info->dlpi_addr;
+#define REBASE(a) ((a) && (a) < base ? (a) + base : (a))
+	symtab = REBASE(symtab);
+	strtab = REBASE(strtab);
+	rela = REBASE(rela);
+	jmprel = REBASE(jmprel);
+#undef REBASE
+	if (!symtab || !strtab)
+		return 0;
+	const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab;
+	const char *str = (const char *)strtab;
+	if ((rela && relocs_bind_api((const ElfW(Rela) *)rela, relasz, sym, str)) ||
+	    (jmprel && plt_rela && relocs_bind_api((const ElfW(Rela) *)jmprel, pltrelsz, sym, str)))
+		sc->reader = true;
+	return sc->reader;
+}
+
+/* True when a loaded object may read the profile (or gort cannot tell). */
+static bool profile_readable(void)
+{
+	struct api_scan sc = {.self = (uintptr_t)&profile_readable};
+	dl_iterate_phdr(api_scan_object, &sc);
+	return sc.reader || sc.static_gort;
+}
+
+/* From the constructor: sampling off if nothing can read the profile. */
+static void gate_init(bool env_profile)
+{
+	if (load_relaxed(&debug.memprofilerate) >= 0 || env_profile || profile_readable())
+		return;
+	store_relaxed(&gate_off, 1);
+	__atomic_store_n(&mprof_rate, 0, __ATOMIC_RELAXED);
+	mcache_reset_samples();
+}
+
+void heapprofile_note_dlopen(void)
+{
+	if (!load_relaxed(&gate_off) || !profile_readable())
+		return;
+	long expect = 0;
+	if (__atomic_compare_exchange_n(&mprof_rate, &expect, (long)MPROF_DEFAULT_RATE, false, __ATOMIC_RELAXED,
+					__ATOMIC_RELAXED))
+		mcache_reset_samples();
+	store_relaxed(&gate_off, 0);
+}
+
 void heapprofile_init(void)
 {
 	const char *path = os_getenv("GORTHEAPPROFILE");
+	gate_init(path && *path);
 	if (!path || !*path)
 		return;
 	if (strlen(path) >= sizeof profile_path) {

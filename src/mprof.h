@@ -86,6 +86,9 @@ GORT_HIDDEN int mprof_callers(void *fp, uintptr_t *pcs, int max);
 
 /* GORTHEAPPROFILE (heapprofile.c): read by the library's constructor. */
 GORT_HIDDEN void heapprofile_init(void);
+/* After a dlopen: sampling turned off for want of a reader (heapprofile.c)
+ * comes back on if the new objects bind the profile API. */
+GORT_HIDDEN void heapprofile_note_dlopen(void);
 
 /* fork(): the child keeps the profile. */
 GORT_HIDDEN void mprof_fork_lock(void);

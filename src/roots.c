@@ -21,6 +21,7 @@
 #include "fixalloc.h"
 #include "gcwork.h"
 #include "mheap.h"
+#include "mprof.h"
 #include "os.h"
 #include "thread.h"
 
@@ -265,6 +266,8 @@ GORT_EXPORT void *dlopen(const char *file, int mode)
 	pthread_mutex_lock(&dl_lock);
 	void *h = f(file, mode);
 	pthread_mutex_unlock(&dl_lock);
+	if (h)
+		heapprofile_note_dlopen();
 	return h;
 }
 

@@ -809,11 +809,22 @@ static void test_stress_shadow(void)
 	       (unsigned long long)a.heap_objects, (unsigned long long)b.heap_objects);
 }
 
+/* This program binds gort's profile API, so the library samples at Go's
+ * default rate from the start (a program that binds none of it, given the
+ * library by LD_PRELOAD, samples nothing: test_programs). */
+static void test_profile_rate_default(void)
+{
+	long r = gort_set_mem_profile_rate(-1);
+	CHECKF(r == 512 * 1024, "rate %ld at start", r);
+	CHECK(gort_set_mem_profile_rate(-5) == r); /* a query changes nothing */
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
 		return child_main(argv[1]);
 	self_path = argv[0];
+	RUN(test_profile_rate_default); /* first: later tests set the rate */
 	RUN(test_malloc_is_gort);
 	RUN(test_sizes_and_errno);
 	RUN(test_realloc);

@@ -192,6 +192,40 @@ else
 	fi
 fi
 
+# Sampling where the profile can be read (Go's disableMemoryProfiling): a
+# program that binds none of gort's profile API samples nothing, unless
+# GORTHEAPPROFILE or GORTDEBUG=memprofilerate asks; a library dlopen'ed
+# later that binds the API turns sampling on.  python3 reads the rate
+# through ctypes (dlsym: no binding of its own).
+if ! have python3 || ! have gcc; then
+	skip "sampling only where readable" "python3 or gcc not installed"
+else
+	printf 'extern int gort_write_heap_profile(const char *);\nint reader(void) { return gort_write_heap_profile("/dev/null"); }\n' >"$work/reader.c"
+	gcc -shared -fPIC -o "$work/libreader.so" "$work/reader.c"
+	cat >"$work/rate.py" <<'PY'
+import ctypes, sys
+def rate():
+    f = ctypes.CDLL(None).gort_set_mem_profile_rate
+    f.restype, f.argtypes = ctypes.c_long, [ctypes.c_long]
+    return f(-1)
+before = rate()
+if len(sys.argv) > 1:
+    ctypes.CDLL(sys.argv[1])
+print(before, rate())
+PY
+	r_plain=$(LD_PRELOAD=$lib python3 "$work/rate.py")
+	r_env=$(GORTHEAPPROFILE=$work/rate.prof LD_PRELOAD=$lib python3 "$work/rate.py")
+	r_knob=$(GORTDEBUG=memprofilerate=4096 LD_PRELOAD=$lib python3 "$work/rate.py")
+	r_dl=$(LD_PRELOAD=$lib python3 "$work/rate.py" "$work/libreader.so")
+	if [ "$r_plain" = "0 0" ] && [ "$r_env" = "524288 524288" ] && [ "$r_knob" = "4096 4096" ] &&
+		[ "$r_dl" = "0 524288" ]; then
+		pass "sampling only where readable (rates: plain 0, GORTHEAPPROFILE 524288, knob 4096, dlopen of a reader 0 -> 524288)"
+	else
+		fail "sampling only where readable" "plain: $r_plain (want 0 0)" "GORTHEAPPROFILE: $r_env (want 524288 524288)" \
+			"GORTDEBUG=memprofilerate=4096: $r_knob (want 4096 4096)" "dlopen of a reader: $r_dl (want 0 524288)"
+	fi
+fi
+
 # %p: every process of a program that runs others writes its own profile.
 if ! have gcc; then
 	skip "per-process profiles (%p)" "gcc not installed"

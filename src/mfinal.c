@@ -228,8 +228,7 @@ static void *finalizer_main(void *arg)
 	thread_register();
 	for (;;) {
 		clear_stack_below();
-		while (sem_wait(&fin_sem) != 0 && errno == EINTR)
-			;
+		thread_idle_wait(&fin_sem);
 		while (run_one())
 			;
 	}

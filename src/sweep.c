@@ -309,8 +309,7 @@ static void *sweeper_main(void *arg)
 	(void)arg;
 	thread_register_runtime();
 	for (;;) {
-		while (sem_wait(&sweeper_sem) != 0 && errno == EINTR)
-			;
+		thread_idle_wait(&sweeper_sem);
 		unsigned n = 0;
 		while (sweep_one())
 			if ((++n & 63) == 0)

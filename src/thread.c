@@ -132,6 +132,33 @@ void thread_deferred_stop(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+void thread_idle_wait(sem_t *sem)
+{
+#ifdef GORT_TSAN
+	for (;;) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += STW_RESEND_NS;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (sem_timedwait(sem, &ts) == 0)
+			return;
+		if (errno == ETIMEDOUT && self_thread) {
+			sigset_t set;
+			sigemptyset(&set);
+			sigaddset(&set, SIG_SUSPEND);
+			sigaddset(&set, SIG_RESUME);
+			pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		}
+	}
+#else
+	while (sem_wait(sem) != 0 && errno == EINTR)
+		;
+#endif
+}
+
 static void resume_handler(int sig)
 {
 	/* Only wakes sigsuspend in suspend_handler. */

@@ -132,27 +132,34 @@ void thread_deferred_stop(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* sem_timedwait for at most STW_RESEND_NS: 0, or -1 with errno. */
+static int sem_wait_resend(sem_t *sem)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += STW_RESEND_NS;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return sem_timedwait(sem, &ts);
+}
+
+static void unblock_stop_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIG_SUSPEND);
+	sigaddset(&set, SIG_RESUME);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 void thread_idle_wait(sem_t *sem)
 {
 #ifdef GORT_TSAN
-	for (;;) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += STW_RESEND_NS;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (sem_timedwait(sem, &ts) == 0)
-			return;
-		if (errno == ETIMEDOUT && self_thread) {
-			sigset_t set;
-			sigemptyset(&set);
-			sigaddset(&set, SIG_SUSPEND);
-			sigaddset(&set, SIG_RESUME);
-			pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-		}
-	}
+	while (sem_wait_resend(sem) != 0)
+		if (errno == ETIMEDOUT && self_thread)
+			unblock_stop_signals();
 #else
 	while (sem_wait(sem) != 0 && errno == EINTR)
 		;
@@ -212,12 +219,7 @@ bool thread_register(void)
 	mcache_borrow_late(false);
 	if (!stack_known)
 		return false;
-	/* The suspend signal must be deliverable to this thread. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIG_SUSPEND);
-	sigaddset(&set, SIG_RESUME);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	unblock_stop_signals(); /* the stop signals must reach this thread */
 	pthread_mutex_lock(&thread_lock);
 	gthread *t = fixalloc_alloc(&threadalloc, true);
 	t->pthread = pthread_self();
@@ -296,14 +298,7 @@ unsigned stw_stop(void)
 	}
 	unsigned waits = 0;
 	for (unsigned got = 0; got < sent;) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += STW_RESEND_NS;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (sem_timedwait(&ack_sem, &ts) == 0) {
+		if (sem_wait_resend(&ack_sem) == 0) {
 			got++;
 			continue;
 		}

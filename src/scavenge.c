@@ -122,6 +122,13 @@ static bool scav_wanted;
  * until the scavenger is wanted; they may be empty. */
 static intptr_t listed_pages;
 
+/* Work recorded since the last pass that would have woken a parked
+ * scavenger (sequentially consistent with the recording side). */
+static bool work_recorded(void)
+{
+	return load_seqcst(&pushes_since_pass) >= SCAVENGE_WAKE_PUSHES || load_seqcst(&excess_seen);
+}
+
 static void wake(void)
 {
 	mutex_lock(&scav_lock);
@@ -267,8 +274,7 @@ static void *scavenger_main(void *arg)
 			}
 			store_seqcst(&scav_parked, sleep_ns == 0);
 			/* Work that arrived while the last pass ran woke nobody. */
-			if (sleep_ns != 0 ||
-			    (load_seqcst(&pushes_since_pass) < SCAVENGE_WAKE_PUSHES && !load_seqcst(&excess_seen)))
+			if (sleep_ns != 0 || !work_recorded())
 				pthread_cond_timedwait(&scav_cond, &scav_lock, &ts);
 			store_seqcst(&scav_parked, false);
 		}
@@ -278,7 +284,7 @@ static void *scavenger_main(void *arg)
 			/* A pass that found nothing to release is followed by a
 			 * rest; after it, pass again only for work that arrived. */
 			resting = false;
-			if (load_seqcst(&pushes_since_pass) < SCAVENGE_WAKE_PUSHES && !load_seqcst(&excess_seen)) {
+			if (!work_recorded()) {
 				sleep_ns = 0;
 				continue;
 			}

@@ -764,24 +764,20 @@ static void test_reclaim_sees_concurrent_pushes(void)
 int main(int argc, char **argv)
 {
 	self = argv[0];
-	if (argc > 1 && !strcmp(argv[1], "madvfree"))
-		return madv_free_child();
-	if (argc > 1 && !strcmp(argv[1], "smallonly"))
-		return small_only_child();
-	if (argc > 1 && !strcmp(argv[1], "threadexit"))
-		return thread_exit_child();
-	if (argc > 1 && !strcmp(argv[1], "idle"))
-		return idle_child();
-	if (argc > 1 && !strcmp(argv[1], "smallprogram"))
-		return small_program_child();
-	if (argc > 1 && !strcmp(argv[1], "exitempty"))
-		return exit_empty_child();
-	if (argc > 1 && !strcmp(argv[1], "idleowner"))
-		return idle_owner_child();
-	if (argc > 1 && !strcmp(argv[1], "idlerace"))
-		return idle_race_child();
-	if (argc > 1 && !strcmp(argv[1], "churn"))
-		return churn_child();
+	/* The children run_child starts, each in a fresh process. */
+	static const struct {
+		const char *name;
+		int (*fn)(void);
+	} children[] = {
+		{"madvfree", madv_free_child},	   {"smallonly", small_only_child},
+		{"threadexit", thread_exit_child},	   {"idle", idle_child},
+		{"smallprogram", small_program_child}, {"exitempty", exit_empty_child},
+		{"idleowner", idle_owner_child},	   {"idlerace", idle_race_child},
+		{"churn", churn_child},
+	};
+	for (size_t k = 0; argc > 1 && k < sizeof children / sizeof children[0]; k++)
+		if (!strcmp(argv[1], children[k].name))
+			return children[k].fn();
 	RUN(test_rss_falls);
 	RUN(test_madv_free);
 	RUN(test_huge_free_releases);

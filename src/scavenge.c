@@ -45,6 +45,7 @@
 #include "os.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,6 +110,18 @@ static uintptr_t excess_locked(void)
 }
 
 static uint64_t passes;            /* atomic: background passes run */
+/* Runs taken for release and not yet given back (heap lock).  The count
+ * (read atomically) lets gort_free_os_memory wait for them, so that when
+ * it returns every free page has been released and none is held away
+ * from an allocation or an in-place realloc.  The runs themselves let a
+ * fork child, where the releasing threads do not exist, give them back. */
+#define SCAVENGE_MAX_RELEASING 16
+static struct {
+	uintptr_t base, npages;
+} release_runs[SCAVENGE_MAX_RELEASING];
+static uintptr_t releasing;
+/* Tests: how long a release holds its run before the madvise (atomic). */
+int64_t scavenge_test_hold_ns;
 static uint32_t pushes_since_pass; /* atomic: spans listed centrally since the last pass */
 static bool excess_seen;	   /* atomic: a span free left work since the last pass */
 /* Set (atomic) when the heap first has SCAVENGE_START_BYTES of work for
@@ -180,13 +193,29 @@ static uintptr_t scavenge_one(uintptr_t max_pages, bool force)
 		mutex_unlock(&mheap_.lock);
 		return 0;
 	}
-	bool ok = pagealloc_scavenge_take(&mheap_.pages, max_pages, &base, &npages);
+	unsigned slot = 0;
+	while (slot < SCAVENGE_MAX_RELEASING && release_runs[slot].npages)
+		slot++;
+	bool ok = slot < SCAVENGE_MAX_RELEASING && pagealloc_scavenge_take(&mheap_.pages, max_pages, &base, &npages);
+	if (ok) {
+		release_runs[slot].base = base;
+		release_runs[slot].npages = npages;
+		store_relaxed(&releasing, releasing + 1);
+	}
 	mutex_unlock(&mheap_.lock);
 	if (!ok)
 		return 0;
+	int64_t hold = load_relaxed(&scavenge_test_hold_ns);
+	if (hold) {
+		struct timespec ts = {(time_t)(hold / 1000000000), (long)(hold % 1000000000)};
+		nanosleep(&ts, NULL);
+	}
 	os_unused((void *)base, npages * PAGE_BYTES, load_relaxed(&debug.madvdontneed));
 	mutex_lock(&mheap_.lock);
 	pagealloc_scavenge_done(&mheap_.pages, base, npages);
+	release_runs[slot].base = 0; /* gort's data is a root: no stale pointers */
+	release_runs[slot].npages = 0;
+	store_release(&releasing, releasing - 1);
 	mutex_unlock(&mheap_.lock);
 	return npages * PAGE_BYTES;
 }
@@ -245,6 +274,11 @@ static void trace(uintptr_t released, int64_t worked_ns, bool forced)
 uint64_t scavenger_passes(void)
 {
 	return load_relaxed(&passes);
+}
+
+uintptr_t scavenge_releasing(void)
+{
+	return load_acquire(&releasing);
 }
 
 int64_t scavenge_pause_ns(int64_t worked, int64_t others, int64_t wall, long ncpu)
@@ -389,6 +423,15 @@ void scavenge_fork_unlock(bool child)
 		scav_wake = false;
 		scav_parked = false;
 		store_release(&scav_state, 0);
+		/* Runs other threads were releasing: free, maybe still resident. */
+		mutex_lock(&mheap_.lock);
+		for (unsigned i = 0; i < SCAVENGE_MAX_RELEASING; i++) {
+			if (release_runs[i].npages)
+				pagealloc_free(&mheap_.pages, release_runs[i].base, release_runs[i].npages);
+			release_runs[i].base = release_runs[i].npages = 0;
+		}
+		store_relaxed(&releasing, 0);
+		mutex_unlock(&mheap_.lock);
 	}
 }
 
@@ -404,6 +447,11 @@ void gort_free_os_memory(void)
 	release_idle_kept(true);
 	reclaim_central_spans(false);
 	uintptr_t released = scavenge(0, true);
+	/* A release by another thread (the scavenger's, or an allocation's
+	 * over the memory limit) may still hold a run: one madvise of at most
+	 * a few MiB. */
+	while (scavenge_releasing() != 0)
+		sched_yield();
 	if (load_relaxed(&debug.scavtrace))
 		trace(released, os_thread_cputime_ns() - t0, true);
 }

@@ -18,7 +18,9 @@
  * empty go straight back to the page heap; a tenth, that the pages of an
  * idle thread's kept spans whose objects others freed go back, and never
  * those of a span holding a live object; an eleventh, the same release
- * racing with owners that allocate and free (data checked).
+ * racing with owners that allocate and free (data checked); a twelfth,
+ * that gort_free_os_memory waits for a release in flight, and that a fork
+ * during one leaves the child its pages.
  */
 #include "gort.h"
 #include "debugvars.h"
@@ -30,9 +32,11 @@
 #include "scavenge.h"
 #include "testing.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define TOTAL ((size_t)512 << 20)
@@ -645,6 +649,83 @@ static int churn_child(void)
 	return t_failed_case;
 }
 
+/* gort_free_os_memory releases every free page before it returns, even
+ * a run another thread holds for its madvise at that moment (such a run
+ * counts neither free nor released, and an in-place realloc could not
+ * grow into it); and a fork in the middle of a release leaves the child
+ * the run as free pages, not as pages in use forever (nor its
+ * gort_free_os_memory waiting for a release no thread will finish).
+ * Another thread releases with each run held 50 ms (scavenge_test_hold_ns);
+ * meanwhile this one calls gort_free_os_memory, then forks. */
+enum { RW_BLOCKS = 16 };
+static gort_memstats rw_base;
+
+/* After gort_free_os_memory: every free page released, and the pages in
+ * use back where they were before the blocks (a run held for release is
+ * counted in use). */
+static bool all_released(const char *who)
+{
+	gort_memstats m;
+	gort_read_memstats(&m);
+	CHECKF(m.heap_idle == m.heap_released, "%s: %llu KiB idle, %llu KiB released", who,
+	       (unsigned long long)m.heap_idle >> 10, (unsigned long long)m.heap_released >> 10);
+	CHECKF(m.heap_inuse <= rw_base.heap_inuse, "%s: %llu KiB in use, %llu KiB before", who,
+	       (unsigned long long)m.heap_inuse >> 10, (unsigned long long)rw_base.heap_inuse >> 10);
+	return m.heap_idle == m.heap_released && m.heap_inuse <= rw_base.heap_inuse;
+}
+
+static void *rw_release(void *arg)
+{
+	scavenge(0, true);
+	return arg;
+}
+
+/* Frees RW_BLOCKS touched blocks and starts a slow release of them; returns
+ * once that holds a run. */
+static pthread_t rw_start_release(void)
+{
+	static void *b[RW_BLOCKS];
+	for (unsigned i = 0; i < RW_BLOCKS; i++)
+		memset(b[i] = gort_malloc(LARGE), 1, LARGE);
+	for (unsigned i = 0; i < RW_BLOCKS; i++)
+		gort_free(b[i]);
+	store_relaxed(&scavenge_test_hold_ns, 50000000);
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, rw_release, NULL) == 0);
+	while (scavenge_releasing() == 0)
+		sched_yield();
+	return t;
+}
+
+static int release_wait_child(void)
+{
+	gort_free_os_memory();
+	gort_read_memstats(&rw_base);
+
+	pthread_t t = rw_start_release();
+	int64_t t0 = os_nanotime();
+	gort_free_os_memory();
+	int64_t waited = os_nanotime() - t0;
+	printf("    gort_free_os_memory returned after %.1f ms\n", (double)waited / 1e6);
+	all_released("after gort_free_os_memory");
+	pthread_join(t, NULL);
+
+	t = rw_start_release();
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(10); /* a wait for the parent's release would never end */
+		gort_free_os_memory();
+		_exit(all_released("fork child") ? 0 : 1);
+	}
+	CHECKF(pid > 0, "fork: %s", strerror(errno));
+	int st = 0;
+	CHECK(pid < 0 || waitpid(pid, &st, 0) == pid);
+	CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork child: status %#x", st);
+	pthread_join(t, NULL);
+	store_relaxed(&scavenge_test_hold_ns, 0);
+	return t_failed_case;
+}
+
 static const char *self;
 
 /* Runs this program again as "env self arg" (a fresh heap and scavenger). */
@@ -713,6 +794,11 @@ static void test_small_program_no_scavenger(void)
 	run_child("", "smallprogram");
 }
 
+static void test_free_os_memory_waits_for_releases(void)
+{
+	run_child("GORTDEBUG=scavenger=0", "releasewait");
+}
+
 static void test_madv_free(void)
 {
 	run_child("GORTDEBUG=madvdontneed=0", "madvfree");
@@ -773,7 +859,7 @@ int main(int argc, char **argv)
 		{"threadexit", thread_exit_child},	   {"idle", idle_child},
 		{"smallprogram", small_program_child}, {"exitempty", exit_empty_child},
 		{"idleowner", idle_owner_child},	   {"idlerace", idle_race_child},
-		{"churn", churn_child},
+		{"churn", churn_child},		   {"releasewait", release_wait_child},
 	};
 	for (size_t k = 0; argc > 1 && k < sizeof children / sizeof children[0]; k++)
 		if (!strcmp(argv[1], children[k].name))
@@ -791,5 +877,6 @@ int main(int argc, char **argv)
 	RUN(test_exit_frees_empty_spans);
 	RUN(test_idle_owner_kept_released);
 	RUN(test_idle_release_races_owners);
+	RUN(test_free_os_memory_waits_for_releases);
 	TEST_EXIT();
 }

@@ -298,6 +298,7 @@ void mheap_page_counts(uintptr_t *inuse, uintptr_t *idle, uintptr_t *released)
 	uintptr_t total = pagealloc_total_pages(&mheap_.pages);
 	uintptr_t free = pagealloc_free_pages(&mheap_.pages);
 	uintptr_t scav = pagealloc_scavenged_pages(&mheap_.pages);
+	free += scavenge_releasing(); /* free pages, held while released */
 	mutex_unlock(&mheap_.lock);
 	*inuse = total - free;
 	*idle = free - scav;

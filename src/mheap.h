@@ -68,7 +68,8 @@ GORT_HIDDEN void mheap_shrink_large(mspan *s, uintptr_t npages);
 /* Object slots in the spans in use, by size class (either heap's spans,
  * whatever their size), under the lock. */
 GORT_HIDDEN void mheap_class_slots(uint64_t slots[NUM_SIZE_CLASSES]);
-/* Page counts under the lock: in use, free (not released), released. */
+/* Page counts under the lock: in use (in spans), free and not released
+ * (with those held while being released), released. */
 GORT_HIDDEN void mheap_page_counts(uintptr_t *inuse, uintptr_t *idle, uintptr_t *released);
 
 #endif

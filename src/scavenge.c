@@ -110,11 +110,12 @@ static uintptr_t excess_locked(void)
 }
 
 static uint64_t passes;            /* atomic: background passes run */
-/* Runs taken for release and not yet given back (heap lock).  The count
- * (read atomically) lets gort_free_os_memory wait for them, so that when
- * it returns every free page has been released and none is held away
- * from an allocation or an in-place realloc.  The runs themselves let a
- * fork child, where the releasing threads do not exist, give them back. */
+/* Runs taken for release and not yet given back (heap lock), and their
+ * pages (read atomically).  The count lets gort_free_os_memory wait for
+ * them, so that when it returns every free page has been released and
+ * none is held away from an allocation or an in-place realloc; MemStats
+ * counts them idle (they are in no span); and a fork child, where the
+ * releasing threads do not exist, gives them back. */
 #define SCAVENGE_MAX_RELEASING 16
 static struct {
 	uintptr_t base, npages;
@@ -200,7 +201,7 @@ static uintptr_t scavenge_one(uintptr_t max_pages, bool force)
 	if (ok) {
 		release_runs[slot].base = base;
 		release_runs[slot].npages = npages;
-		store_relaxed(&releasing, releasing + 1);
+		store_relaxed(&releasing, releasing + npages);
 	}
 	mutex_unlock(&mheap_.lock);
 	if (!ok)
@@ -215,7 +216,7 @@ static uintptr_t scavenge_one(uintptr_t max_pages, bool force)
 	pagealloc_scavenge_done(&mheap_.pages, base, npages);
 	release_runs[slot].base = 0; /* gort's data is a root: no stale pointers */
 	release_runs[slot].npages = 0;
-	store_release(&releasing, releasing - 1);
+	store_release(&releasing, releasing - npages);
 	mutex_unlock(&mheap_.lock);
 	return npages * PAGE_BYTES;
 }

@@ -45,7 +45,8 @@ GORT_HIDDEN uintptr_t scavenge_goal_idle_bytes(uintptr_t inuse_bytes);
 GORT_HIDDEN int64_t scavenge_pause_ns(int64_t worked, int64_t others, int64_t wall, long ncpu);
 /* Background passes run so far (tests). */
 GORT_HIDDEN uint64_t scavenger_passes(void);
-/* Runs held for release at this moment, by any thread (tests). */
+/* Pages held for release at this moment, by any thread: free pages that
+ * the page allocator counts as allocated until their madvise is done. */
 GORT_HIDDEN uintptr_t scavenge_releasing(void);
 /* Tests: ns a release holds its run before its madvise (0: none). */
 GORT_HIDDEN extern int64_t scavenge_test_hold_ns;

@@ -655,14 +655,14 @@ static int churn_child(void)
  * grow into it); and a fork in the middle of a release leaves the child
  * the run as free pages, not as pages in use forever (nor its
  * gort_free_os_memory waiting for a release no thread will finish).
- * Another thread releases with each run held 50 ms (scavenge_test_hold_ns);
- * meanwhile this one calls gort_free_os_memory, then forks. */
+ * Another thread releases with its first run held 50 ms
+ * (scavenge_test_hold_ns); meanwhile this one calls gort_free_os_memory,
+ * then forks. */
 enum { RW_BLOCKS = 16 };
 static gort_memstats rw_base;
 
-/* After gort_free_os_memory: every free page released, and the pages in
- * use back where they were before the blocks (a run held for release is
- * counted in use). */
+/* Every free page released, and the pages in use back where they were
+ * before the blocks (a run held for release counts idle, not in use). */
 static bool all_released(const char *who)
 {
 	gort_memstats m;
@@ -694,6 +694,7 @@ static pthread_t rw_start_release(void)
 	CHECK(pthread_create(&t, NULL, rw_release, NULL) == 0);
 	while (scavenge_releasing() == 0)
 		sched_yield();
+	store_relaxed(&scavenge_test_hold_ns, 0); /* the other releases: at once */
 	return t;
 }
 
@@ -703,6 +704,10 @@ static int release_wait_child(void)
 	gort_read_memstats(&rw_base);
 
 	pthread_t t = rw_start_release();
+	gort_memstats held;
+	gort_read_memstats(&held);
+	CHECKF(held.heap_inuse <= rw_base.heap_inuse, "a run held for release counted in use: %llu KiB, %llu before",
+	       (unsigned long long)held.heap_inuse >> 10, (unsigned long long)rw_base.heap_inuse >> 10);
 	int64_t t0 = os_nanotime();
 	gort_free_os_memory();
 	int64_t waited = os_nanotime() - t0;
@@ -722,7 +727,6 @@ static int release_wait_child(void)
 	CHECK(pid < 0 || waitpid(pid, &st, 0) == pid);
 	CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork child: status %#x", st);
 	pthread_join(t, NULL);
-	store_relaxed(&scavenge_test_hold_ns, 0);
 	return t_failed_case;
 }
 

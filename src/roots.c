@@ -9,6 +9,7 @@
  * libraries loaded later with dlopen are roots from the next cycle on.
  * gort interposes dlopen and dlclose to hold dl_lock across them: no object
  * can be mapped or unmapped between the snapshot and the end of marking.
+ * (dlopen then searches as its caller would: dlcaller.c.)
  * The table of extra ranges is guarded by roots_lock (a critical-section
  * lock: the collector takes it with the world stopped).
  */
@@ -18,6 +19,7 @@
 #include "atomic.h"
 #include "check.h"
 #include "crit.h"
+#include "dlcaller.h"
 #include "fixalloc.h"
 #include "gcwork.h"
 #include "mheap.h"
@@ -244,7 +246,6 @@ void roots_fork_unlock(bool child)
 
 /* --- dlopen / dlclose, held off while the collector looks at segments. */
 
-typedef void *(*dlopen_fn)(const char *, int);
 typedef int (*dlclose_fn)(void *);
 
 /* glibc's own names, found when dlsym cannot look past us (static link). */
@@ -264,7 +265,7 @@ GORT_EXPORT void *dlopen(const char *file, int mode)
 		store_release(&real, f);
 	}
 	pthread_mutex_lock(&dl_lock);
-	void *h = f(file, mode);
+	void *h = dl_open_as_caller(f, __builtin_return_address(0), file, mode);
 	pthread_mutex_unlock(&dl_lock);
 	if (h)
 		heapprofile_note_dlopen();

@@ -226,6 +226,81 @@ PY
 	fi
 fi
 
+# dlopen searches as its caller would: gort interposes dlopen, and glibc's
+# reads its caller from the return address.  A program whose RUNPATH names
+# its plugin directory, a library whose RUNPATH names another, $ORIGIN and
+# ${ORIGIN}, a name already loaded from elsewhere (the loaded one wins),
+# LD_LIBRARY_PATH before RUNPATH, and a name found nowhere (same error).
+if ! have gcc; then
+	skip "dlopen along the caller's paths" "gcc not installed"
+else
+	dl=$work/dl
+	mkdir -p "$dl/bin" "$dl/lib" "$dl/lib2" "$dl/lib3"
+	printf 'int plug_value(void) { return 42; }\n' >"$dl/plug.c"
+	printf 'int plug_value(void) { return 7; }\n' >"$dl/plug7.c"
+	printf 'int dep_value(void) { return 99; }\n' >"$dl/dep.c"
+	cat >"$dl/loader.c" <<'C'
+#include <dlfcn.h>
+#include <stdio.h>
+void load_from_library(const char *name, const char *sym)
+{
+	void *h = dlopen(name, RTLD_NOW);
+	if (!h) {
+		printf("library: dlopen %s: %s\n", name, dlerror());
+		return;
+	}
+	int (*f)(void) = (int (*)(void))dlsym(h, sym);
+	printf("library: %s %s = %d\n", name, sym, f ? f() : -1);
+}
+C
+	cat >"$dl/main.c" <<'C'
+#include <dlfcn.h>
+#include <stdio.h>
+void load_from_library(const char *name, const char *sym);
+static void load(const char *name)
+{
+	void *h = dlopen(name, RTLD_NOW);
+	if (!h) {
+		printf("program: dlopen %s: %s\n", name, dlerror());
+		return;
+	}
+	int (*f)(void) = (int (*)(void))dlsym(h, "plug_value");
+	printf("program: %s plug_value = %d\n", name, f ? f() : -1);
+}
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		load(argv[i]);
+	load_from_library("libdep.so", "dep_value");
+	load_from_library("libplug.so", "plug_value");
+	return 0;
+}
+C
+	gcc -shared -fPIC -o "$dl/lib/libplug.so" "$dl/plug.c" &&
+		gcc -shared -fPIC -o "$dl/lib3/libplug.so" "$dl/plug7.c" &&
+		gcc -shared -fPIC -o "$dl/lib2/libdep.so" "$dl/dep.c" &&
+		gcc -shared -fPIC -o "$dl/lib/libloader.so" "$dl/loader.c" -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../lib2:$ORIGIN/../lib3' &&
+		gcc -o "$dl/bin/main" "$dl/main.c" -L"$dl/lib" -lloader -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../lib'
+	# The program's own dlopen of libplug.so comes first: its library's
+	# later dlopen by the same name (its RUNPATH has lib3's copy) must get
+	# the loaded one.
+	same "dlopen along the caller's paths" "$dl/bin/main" libplug.so '$ORIGIN/../lib/libplug.so' \
+		'${ORIGIN}/../lib/libplug.so' libnosuch.so
+	want="program: libplug.so plug_value = 42"
+	if ! grep -qx "$want" "$work/gort/out" || ! grep -qx "library: libdep.so dep_value = 99" "$work/gort/out" ||
+		! grep -qx "library: libplug.so plug_value = 42" "$work/gort/out"; then
+		fail "dlopen along the caller's paths: what was loaded" "$(cat "$work/gort/out")"
+	fi
+	# Without the program's dlopen, the library finds lib3's copy along
+	# its own RUNPATH; LD_LIBRARY_PATH comes before the program's RUNPATH.
+	same "dlopen along a library's paths" "$dl/bin/main"
+	grep -qx "library: libplug.so plug_value = 7" "$work/gort/out" ||
+		fail "dlopen along a library's paths: what was loaded" "$(cat "$work/gort/out")"
+	same "dlopen: LD_LIBRARY_PATH before RUNPATH" env LD_LIBRARY_PATH="$dl/lib3" "$dl/bin/main" libplug.so
+	grep -qx "program: libplug.so plug_value = 7" "$work/gort/out" ||
+		fail "dlopen: LD_LIBRARY_PATH before RUNPATH: what was loaded" "$(cat "$work/gort/out")"
+fi
+
 # %p: every process of a program that runs others writes its own profile.
 if ! have gcc; then
 	skip "per-process profiles (%p)" "gcc not installed"

@@ -1,0 +1,227 @@
+/*
+ * dlcaller.c: dlopen on behalf of the code that called gort's dlopen.
+ *
+ * gort interposes dlopen (roots.c), and glibc's dlopen looks at its return
+ * address to learn who called it: a bare name is searched along that
+ * object's paths and $ORIGIN means that object's directory.  Called from
+ * gort, the real dlopen would search gort's paths (it has none) and a
+ * program whose RUNPATH names its plugin directory could not load a
+ * plugin.  So the caller's search is done here, in the loader's order:
+ * an object already loaded under that name; the directories dlinfo lists
+ * for the caller (RUNPATH or the RPATH chain, LD_LIBRARY_PATH), each tried
+ * if it holds an ELF file of this machine, as the loader skips a file it
+ * cannot use; then the real dlopen of the bare name, which goes on with
+ * the loader's cache and default directories.  A file found is opened by
+ * its path; whatever that dlopen says (even an error) is the answer, as
+ * it would be the loader's.  The loader remembers the name an object was
+ * asked for and answers it later from the loaded objects; opened by its
+ * path, it knows the object by path and soname only, so the names this
+ * file found are remembered here (aliases, under dl_lock) and tried, as
+ * paths, before any search.
+ * Not reproduced: DF_1_NODEFLIB on the caller (the cache and default
+ * directories are searched anyway); secure-mode (setuid) programs get the
+ * real dlopen unchanged.
+ */
+#define _GNU_SOURCE
+#include "dlcaller.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#if defined(__x86_64__)
+#define DL_MACHINE EM_X86_64
+#elif defined(__aarch64__)
+#define DL_MACHINE EM_AARCH64
+#endif
+
+/* Whether path is an ELF object the loader could map here (its check
+ * before mapping: magic, class, byte order, machine). */
+static bool elf_usable(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ElfW(Ehdr) eh;
+	bool ok = read(fd, &eh, sizeof eh) == (ssize_t)sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+		  eh.e_ident[EI_CLASS] == (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) &&
+		  eh.e_ident[EI_DATA] == (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB);
+#ifdef DL_MACHINE
+	ok = ok && eh.e_machine == DL_MACHINE;
+#endif
+	close(fd);
+	return ok;
+}
+
+/* The directory of the object map (the loader's $ORIGIN) into buf. */
+static bool origin_of(const struct link_map *map, char *buf, size_t len)
+{
+	ssize_t n;
+	if (!map->l_name || !map->l_name[0]) {
+		/* The program: its file, as the kernel names it. */
+		n = readlink("/proc/self/exe", buf, len - 1);
+		if (n <= 0)
+			return false;
+		buf[n] = 0;
+	} else if (map->l_name[0] == '/') {
+		size_t l = strlen(map->l_name);
+		if (l >= len)
+			return false;
+		memcpy(buf, map->l_name, l + 1);
+	} else {
+		if (!getcwd(buf, len))
+			return false;
+		size_t l = strlen(buf), m = strlen(map->l_name);
+		if (l + 1 + m >= len)
+			return false;
+		buf[l] = '/';
+		memcpy(buf + l + 1, map->l_name, m + 1);
+	}
+	char *slash = strrchr(buf, '/');
+	if (!slash)
+		return false;
+	*(slash == buf ? slash + 1 : slash) = 0;
+	return true;
+}
+
+/* file with each $ORIGIN or ${ORIGIN} (ending at '/' or the end) replaced
+ * by origin, into out; false if it does not fit. */
+static bool expand_origin(const char *file, const char *origin, char *out, size_t len)
+{
+	size_t o = 0, olen = strlen(origin);
+	for (const char *p = file; *p;) {
+		size_t skip = 0;
+		if (!strncmp(p, "$ORIGIN", 7) && (p[7] == '/' || !p[7]))
+			skip = 7;
+		else if (!strncmp(p, "${ORIGIN}", 9) && (p[9] == '/' || !p[9]))
+			skip = 9;
+		if (skip) {
+			if (o + olen >= len)
+				return false;
+			memcpy(out + o, origin, olen);
+			o += olen;
+			p += skip;
+		} else {
+			if (o + 1 >= len)
+				return false;
+			out[o++] = *p++;
+		}
+	}
+	out[o] = 0;
+	return true;
+}
+
+/* Bare names this file opened by a path found along a caller's paths.
+ * An entry may outlive its object (dlclose): it is only ever used with
+ * RTLD_NOLOAD.  A ring: the oldest goes when it is full. */
+#define DL_ALIASES 32
+static struct {
+	char *name, *path;
+} aliases[DL_ALIASES];
+static unsigned alias_next;
+
+static void alias_add(const char *name, const char *path)
+{
+	for (unsigned i = 0; i < DL_ALIASES; i++)
+		if (aliases[i].name && !strcmp(aliases[i].name, name) && !strcmp(aliases[i].path, path))
+			return;
+	char *n = strdup(name), *p = strdup(path);
+	if (!n || !p) {
+		free(n);
+		free(p);
+		return;
+	}
+	unsigned i = alias_next++ % DL_ALIASES;
+	free(aliases[i].name);
+	free(aliases[i].path);
+	aliases[i].name = n;
+	aliases[i].path = p;
+}
+
+/* The object loaded already under name, as the loader would answer it
+ * (counting the reference); NULL if none. */
+static void *open_loaded(dlopen_fn real, const char *name, int mode)
+{
+	void *h = real(name, mode | RTLD_NOLOAD);
+	for (unsigned k = 0; !h && k < DL_ALIASES; k++) {
+		unsigned i = (alias_next - 1 - k) % DL_ALIASES; /* newest first */
+		if (aliases[i].name && !strcmp(aliases[i].name, name))
+			h = real(aliases[i].path, mode | RTLD_NOLOAD);
+	}
+	return h;
+}
+
+/* Searches the caller's directories for name; dlopens the first usable
+ * file.  *found says whether one was. */
+static void *open_along(dlopen_fn real, struct link_map *map, const char *name, int mode, bool *found)
+{
+	*found = false;
+	Dl_serinfo size;
+	if (dlinfo(map, RTLD_DI_SERINFOSIZE, &size) != 0)
+		return NULL;
+	Dl_serinfo *si = malloc(size.dls_size);
+	if (!si)
+		return NULL;
+	si->dls_size = size.dls_size;
+	si->dls_cnt = size.dls_cnt;
+	void *h = NULL;
+	char path[PATH_MAX];
+	if (dlinfo(map, RTLD_DI_SERINFO, si) == 0) {
+		for (unsigned i = 0; i < si->dls_cnt && !*found; i++) {
+			/* The default directories come after the loader's cache:
+			 * the real dlopen searches both, in that order. */
+			if (si->dls_serpath[i].dls_flags & LA_SER_DEFAULT)
+				continue;
+			const char *dir = si->dls_serpath[i].dls_name;
+			size_t dl = strlen(dir), nl = strlen(name);
+			if (dl + 1 + nl >= sizeof path)
+				continue;
+			memcpy(path, dir, dl);
+			path[dl] = '/';
+			memcpy(path + dl + 1, name, nl + 1);
+			if (elf_usable(path)) {
+				*found = true;
+				h = real(path, mode);
+				if (h)
+					alias_add(name, path);
+			}
+		}
+	}
+	free(si);
+	return h;
+}
+
+void *dl_open_as_caller(dlopen_fn real, const void *caller, const char *file, int mode)
+{
+	if (!file || getauxval(AT_SECURE))
+		return real(file, mode);
+	bool bare = !strchr(file, '/'), dst = strchr(file, '$') != NULL;
+	if (bare == dst) /* a path without $ (nothing to do), or a bare $name */
+		return real(file, mode);
+	Dl_info info;
+	struct link_map *map = NULL, *self = NULL;
+	if (!dladdr1(caller, &info, (void **)&map, RTLD_DL_LINKMAP) || !map ||
+	    (dladdr1((const void *)dl_open_as_caller, &info, (void **)&self, RTLD_DL_LINKMAP) && map == self))
+		return real(file, mode);
+	if (dst) {
+		char origin[PATH_MAX], path[PATH_MAX];
+		if (!strstr(file, "ORIGIN") || !origin_of(map, origin, sizeof origin) ||
+		    !expand_origin(file, origin, path, sizeof path))
+			return real(file, mode);
+		return real(path, mode);
+	}
+	/* Loaded already under that name: the loader answers before it
+	 * searches (and counts the reference, as a full dlopen would). */
+	void *h = open_loaded(real, file, mode);
+	if (h || (mode & RTLD_NOLOAD))
+		return h;
+	bool found;
+	h = open_along(real, map, file, mode, &found);
+	return found ? h : real(file, mode);
+}

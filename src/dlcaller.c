@@ -90,16 +90,22 @@ static bool origin_of(const struct link_map *map, char *buf, size_t len)
 	return true;
 }
 
-/* file with each $ORIGIN or ${ORIGIN} (ending at '/' or the end) replaced
- * by origin, into out; false if it does not fit. */
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* file with each $ORIGIN (not followed by a name character, as the loader
+ * reads it) or ${ORIGIN} replaced by origin, into out; false if it does
+ * not fit. */
 static bool expand_origin(const char *file, const char *origin, char *out, size_t len)
 {
 	size_t o = 0, olen = strlen(origin);
 	for (const char *p = file; *p;) {
 		size_t skip = 0;
-		if (!strncmp(p, "$ORIGIN", 7) && (p[7] == '/' || !p[7]))
+		if (!strncmp(p, "$ORIGIN", 7) && !name_char(p[7]))
 			skip = 7;
-		else if (!strncmp(p, "${ORIGIN}", 9) && (p[9] == '/' || !p[9]))
+		else if (!strncmp(p, "${ORIGIN}", 9))
 			skip = 9;
 		if (skip) {
 			if (o + olen >= len)

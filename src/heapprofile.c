@@ -20,8 +20,9 @@
  * binds one of the profile API's names (a relocation against an undefined
  * gort_write_heap_profile, _text or gort_set_mem_profile_rate): a program
  * given the drop-in by LD_PRELOAD could never see its samples.  An object
- * dlopen'ed later that binds them turns sampling on from then.  Linked
- * statically, gort cannot tell, and samples.
+ * dlopen'ed later that binds them turns sampling on from then, and so does
+ * a profile written (the API reached through dlsym): that one is empty.
+ * Linked statically, gort cannot tell, and samples.
  */
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include "gort.h"
@@ -154,16 +155,20 @@ static void heapprofile_text_frames(FILE *f, const mbucket *b)
 	}
 }
 
+static void gate_open(void);
+
 /* A profile asked for while sampling is off for want of a reader: the
- * program reached the API without binding its names (dlsym).  Says so,
- * once, since the profile will be empty. */
+ * program reached the API without binding its names (dlsym).  This one
+ * will be empty; the program has shown it reads profiles, so sampling
+ * starts now, and the note says so (once). */
 static void note_gated(void)
 {
-	static int said;
-	if (!load_relaxed(&gate_off) || __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
-		return;
-	print_str("gort: heap profile: sampling is off (nothing loaded binds gort's profile API and GORTHEAPPROFILE "
-		  "is unset); set GORTDEBUG=memprofilerate=524288 to sample from the start\n");
+	if (!load_relaxed(&gate_off) || !__atomic_exchange_n(&gate_off, 0, __ATOMIC_RELAXED))
+		return; /* on, or another thread's profile turned it on */
+	gate_open();
+	print_str("gort: heap profile: sampling was off (nothing loaded binds gort's profile API and GORTHEAPPROFILE "
+		  "is unset): this profile is empty, later ones sample from now on; set GORTDEBUG=memprofilerate=524288 "
+		  "to sample from the start\n");
 }
 
 int gort_write_heap_profile_text(FILE *f)
@@ -457,15 +462,20 @@ static void gate_init(bool env_profile)
 	mcache_reset_samples();
 }
 
-void heapprofile_note_dlopen(void)
+/* Sampling on at the default rate, unless the program set a rate since. */
+static void gate_open(void)
 {
-	if (!load_relaxed(&gate_off) || !profile_readable())
-		return;
 	long expect = 0;
 	if (__atomic_compare_exchange_n(&mprof_rate, &expect, (long)MPROF_DEFAULT_RATE, false, __ATOMIC_RELAXED,
 					__ATOMIC_RELAXED))
 		mcache_reset_samples();
 	store_relaxed(&gate_off, 0);
+}
+
+void heapprofile_note_dlopen(void)
+{
+	if (load_relaxed(&gate_off) && profile_readable())
+		gate_open();
 }
 
 void heapprofile_init(void)

@@ -195,8 +195,9 @@ fi
 # Sampling where the profile can be read (Go's disableMemoryProfiling): a
 # program that binds none of gort's profile API samples nothing, unless
 # GORTHEAPPROFILE or GORTDEBUG=memprofilerate asks; a library dlopen'ed
-# later that binds the API turns sampling on.  python3 reads the rate
-# through ctypes (dlsym: no binding of its own).
+# later that binds the API turns sampling on, and so does a profile written
+# (through dlsym: empty, with a note).  python3 reads the rate through
+# ctypes (dlsym: no binding of its own).
 if ! have python3 || ! have gcc; then
 	skip "sampling only where readable" "python3 or gcc not installed"
 else
@@ -209,7 +210,11 @@ def rate():
     f.restype, f.argtypes = ctypes.c_long, [ctypes.c_long]
     return f(-1)
 before = rate()
-if len(sys.argv) > 1:
+if len(sys.argv) > 1 and sys.argv[1] == "write":
+    w = ctypes.CDLL(None).gort_write_heap_profile
+    w.restype, w.argtypes = ctypes.c_int, [ctypes.c_char_p]
+    w(b"/dev/null")
+elif len(sys.argv) > 1:
     ctypes.CDLL(sys.argv[1])
 print(before, rate())
 PY
@@ -217,12 +222,15 @@ PY
 	r_env=$(GORTHEAPPROFILE=$work/rate.prof LD_PRELOAD=$lib python3 "$work/rate.py")
 	r_knob=$(GORTDEBUG=memprofilerate=4096 LD_PRELOAD=$lib python3 "$work/rate.py")
 	r_dl=$(LD_PRELOAD=$lib python3 "$work/rate.py" "$work/libreader.so")
+	# A profile written through dlsym is empty, says so, and starts sampling.
+	r_w=$(LD_PRELOAD=$lib python3 "$work/rate.py" write 2>"$work/rate.err")
 	if [ "$r_plain" = "0 0" ] && [ "$r_env" = "524288 524288" ] && [ "$r_knob" = "4096 4096" ] &&
-		[ "$r_dl" = "0 524288" ]; then
-		pass "sampling only where readable (rates: plain 0, GORTHEAPPROFILE 524288, knob 4096, dlopen of a reader 0 -> 524288)"
+		[ "$r_dl" = "0 524288" ] && [ "$r_w" = "0 524288" ] && grep -q "this profile is empty" "$work/rate.err"; then
+		pass "sampling only where readable (rates: plain 0, GORTHEAPPROFILE 524288, knob 4096, dlopen of a reader 0 -> 524288, a profile written 0 -> 524288)"
 	else
 		fail "sampling only where readable" "plain: $r_plain (want 0 0)" "GORTHEAPPROFILE: $r_env (want 524288 524288)" \
-			"GORTDEBUG=memprofilerate=4096: $r_knob (want 4096 4096)" "dlopen of a reader: $r_dl (want 0 524288)"
+			"GORTDEBUG=memprofilerate=4096: $r_knob (want 4096 4096)" "dlopen of a reader: $r_dl (want 0 524288)" \
+			"a profile written through dlsym: $r_w (want 0 524288), stderr: $(cat "$work/rate.err")"
 	fi
 fi
 

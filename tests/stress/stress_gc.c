@@ -34,6 +34,7 @@
  */
 #include "gort.h"
 #include "testing.h"
+#include "gctesting.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -627,21 +628,6 @@ static void test_stress_gc(void)
 	}
 	gort_remove_roots(shared);
 	free(shared);
-}
-
-/* gort reads GORTDEBUG before main, so the knob is set by running this
- * program again. */
-static void reexec_with(char **argv, const char *knob)
-{
-	const char *cur = getenv("GORTDEBUG");
-	if (cur && strstr(cur, knob))
-		return;
-	char buf[512];
-	snprintf(buf, sizeof buf, "%s%s%s", cur ? cur : "", cur && *cur ? "," : "", knob);
-	setenv("GORTDEBUG", buf, 1);
-	execv("/proc/self/exe", argv);
-	perror("execv /proc/self/exe");
-	exit(1);
 }
 
 int main(int argc, char **argv)

@@ -27,42 +27,14 @@
  */
 #include "gort.h"
 #include "testing.h"
+#include "gctesting.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
-#define HIDE_KEY ((uintptr_t)0xa5a5a5a5a5a5a5a5ull)
 #define NOINLINE __attribute__((noinline))
-
-static inline uintptr_t hide(const void *p)
-{
-	return (uintptr_t)p ^ HIDE_KEY;
-}
-
-static inline void *unhide(uintptr_t h)
-{
-	return (void *)(h ^ HIDE_KEY);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Overwrites the stack below the caller (see test_gc_roots.c).  Not
- * instrumented: under AddressSanitizer the words above the buffer, where
- * the caller's next callee puts its frame, would be a redzone, not cleared. */
-__attribute__((no_sanitize("address"))) static NOINLINE void wipe_stack(void)
-{
-	volatile uint64_t buf[6 << 10]; /* 48 KiB */
-	for (size_t i = 0; i < sizeof buf / sizeof buf[0]; i++)
-		buf[i] = 0;
-	__asm__ volatile("" : : "r"(buf) : "memory");
-}
 
 static unsigned gc_returns; /* atomic: gort_gc calls of this test that returned */
 
@@ -613,21 +585,6 @@ static NOINLINE void test_many_finalizers(void)
 		twice += many_count[i] > 1;
 	CHECKF(twice == 0, "%d finalizers ran more than once", twice);
 	CHECKF(many_bad == 0, "%d finalizer calls with the wrong object or argument", many_bad);
-}
-
-/* gort reads GORTDEBUG before main, so the knob is set by running this
- * program again. */
-static void reexec_with(char **argv, const char *knob)
-{
-	const char *cur = getenv("GORTDEBUG");
-	if (cur && strstr(cur, knob))
-		return;
-	char buf[512];
-	snprintf(buf, sizeof buf, "%s%s%s", cur ? cur : "", cur && *cur ? "," : "", knob);
-	setenv("GORTDEBUG", buf, 1);
-	execv("/proc/self/exe", argv);
-	perror("execv /proc/self/exe");
-	exit(1);
 }
 
 #define GC_RUN(fn)                   \

@@ -22,6 +22,7 @@
  */
 #include "gort.h"
 #include "testing.h"
+#include "gctesting.h"
 
 #include <pthread.h>
 #include <regex.h>
@@ -40,31 +41,9 @@
 #else
 #define GARBAGE_SCALE 1
 #endif
-#define HIDE_KEY ((uintptr_t)0xa5a5a5a5a5a5a5a5ull)
 
 extern char **environ;
 static const char *self;
-
-static inline uintptr_t hide(const void *p)
-{
-	return (uintptr_t)p ^ HIDE_KEY;
-}
-
-static inline void *unhide(uintptr_t h)
-{
-	return (void *)(h ^ HIDE_KEY);
-}
-
-/* Overwrites the stack below the caller (see test_gc_roots.c).  Not
- * instrumented: under AddressSanitizer the words above the buffer, where
- * the caller's next callee puts its frame, would be a redzone, not cleared. */
-__attribute__((no_sanitize("address"))) static NOINLINE void wipe_stack(void)
-{
-	volatile uint64_t buf[6 << 10]; /* 48 KiB */
-	for (size_t i = 0; i < sizeof buf / sizeof buf[0]; i++)
-		buf[i] = 0;
-	__asm__ volatile("" : : "r"(buf) : "memory");
-}
 
 static NOINLINE void gc_clean(void)
 {

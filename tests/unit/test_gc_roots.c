@@ -36,44 +36,15 @@
  */
 #include "gort.h"
 #include "testing.h"
+#include "gctesting.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
-#define HIDE_KEY ((uintptr_t)0xa5a5a5a5a5a5a5a5ull)
 #define NOINLINE __attribute__((noinline))
 #define TSIZE 96 /* a small target: not the tiny allocator (< 16 B) */
-
-static inline uintptr_t hide(const void *p)
-{
-	return (uintptr_t)p ^ HIDE_KEY;
-}
-
-static inline void *unhide(uintptr_t h)
-{
-	return (void *)(h ^ HIDE_KEY);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Overwrites the stack below the caller, where dead frames may still hold
- * copies of a target's address.  Not instrumented: under AddressSanitizer
- * the buffer would sit between redzones, and the words above it (where the
- * caller's next callee puts its frame) would not be cleared. */
-__attribute__((no_sanitize("address"))) static NOINLINE void wipe_stack(void)
-{
-	volatile uint64_t buf[6 << 10]; /* 48 KiB */
-	for (size_t i = 0; i < sizeof buf / sizeof buf[0]; i++)
-		buf[i] = 0;
-	__asm__ volatile("" : : "r"(buf) : "memory");
-}
 
 static NOINLINE void gc_clean(void)
 {
@@ -942,21 +913,6 @@ static NOINLINE void test_noscan_keeps_nothing(void)
 	CHECK(dies(h, r, "held by a GORT_TYPE_NOPTRS object"));
 	CHECK(((struct noptrs *)unhide(hx))->a == 7);
 	set_global(0);
-}
-
-/* gort reads GORTDEBUG before main (a constructor registers the main
- * thread), so the knob is set by running this program again. */
-static void reexec_with(char **argv, const char *knob)
-{
-	const char *cur = getenv("GORTDEBUG");
-	if (cur && strstr(cur, knob))
-		return;
-	char buf[512];
-	snprintf(buf, sizeof buf, "%s%s%s", cur ? cur : "", cur && *cur ? "," : "", knob);
-	setenv("GORTDEBUG", buf, 1);
-	execv("/proc/self/exe", argv);
-	perror("execv /proc/self/exe");
-	exit(1);
 }
 
 /* Each case starts on a clean stack: main's frame is shared by all of

@@ -132,12 +132,23 @@ static struct {
 } aliases[DL_ALIASES];
 static unsigned alias_next;
 
+/* malloc and free as this object binds them (strdup's malloc is libc's
+ * lookup, which need not be the free this file calls). */
+static char *copy(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *c = malloc(n);
+	if (c)
+		memcpy(c, s, n);
+	return c;
+}
+
 static void alias_add(const char *name, const char *path)
 {
 	for (unsigned i = 0; i < DL_ALIASES; i++)
 		if (aliases[i].name && !strcmp(aliases[i].name, name) && !strcmp(aliases[i].path, path))
 			return;
-	char *n = strdup(name), *p = strdup(path);
+	char *n = copy(name), *p = copy(path);
 	if (!n || !p) {
 		free(n);
 		free(p);

@@ -111,16 +111,18 @@ static uintptr_t excess_locked(void)
 
 static uint64_t passes;            /* atomic: background passes run */
 /* Runs taken for release and not yet given back (heap lock), and their
- * pages (read atomically).  The count lets gort_free_os_memory wait for
- * them, so that when it returns every free page has been released and
- * none is held away from an allocation or an in-place realloc; MemStats
- * counts them idle (they are in no span); and a fork child, where the
- * releasing threads do not exist, gives them back. */
+ * pages (releasing, read atomically).  gort_free_os_memory waits for the
+ * runs taken before it looked, so that when it returns every page free
+ * then has been released and none is held away from an allocation or an
+ * in-place realloc; MemStats counts held pages idle (they are in no span);
+ * a fork child, where the releasing threads do not exist, gives them back. */
 #define SCAVENGE_MAX_RELEASING 16
 static struct {
 	uintptr_t base, npages;
+	uint64_t ticket; /* when it was taken: a waiter waits for older runs only */
 } release_runs[SCAVENGE_MAX_RELEASING];
 static uintptr_t releasing;
+static uint64_t release_tickets;
 /* Tests: how long a release holds its run before the madvise (atomic). */
 int64_t scavenge_test_hold_ns;
 static uint32_t pushes_since_pass; /* atomic: spans listed centrally since the last pass */
@@ -201,6 +203,7 @@ static uintptr_t scavenge_one(uintptr_t max_pages, bool force)
 	if (ok) {
 		release_runs[slot].base = base;
 		release_runs[slot].npages = npages;
+		release_runs[slot].ticket = release_tickets++;
 		store_relaxed(&releasing, releasing + npages);
 	}
 	mutex_unlock(&mheap_.lock);
@@ -450,9 +453,20 @@ void gort_free_os_memory(void)
 	uintptr_t released = scavenge(0, true);
 	/* A release by another thread (the scavenger's, or an allocation's
 	 * over the memory limit) may still hold a run: one madvise of at most
-	 * a few MiB. */
-	while (scavenge_releasing() != 0)
+	 * a few MiB.  Only runs taken before now are waited for, so releases
+	 * that keep starting in other threads cannot hold this call up. */
+	mutex_lock(&mheap_.lock);
+	uint64_t now = release_tickets;
+	for (;;) {
+		bool older = false;
+		for (unsigned i = 0; i < SCAVENGE_MAX_RELEASING && !older; i++)
+			older = release_runs[i].npages && release_runs[i].ticket < now;
+		mutex_unlock(&mheap_.lock);
+		if (!older)
+			break;
 		sched_yield();
+		mutex_lock(&mheap_.lock);
+	}
 	if (load_relaxed(&debug.scavtrace))
 		trace(released, os_thread_cputime_ns() - t0, true);
 }

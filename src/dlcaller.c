@@ -11,7 +11,7 @@
  * for the caller (RUNPATH or the RPATH chain, LD_LIBRARY_PATH), each tried
  * if it holds an ELF file of this machine, as the loader skips a file it
  * cannot use; then the real dlopen of the bare name, which goes on with
- * the loader's cache and default directories.  A file found is opened by
+ * the loader's cache and default directories, in that order.  A file found is opened by
  * its path; whatever that dlopen says (even an error) is the answer, as
  * it would be the loader's.  The loader remembers the name an object was
  * asked for and answers it later from the loaded objects; opened by its
@@ -19,8 +19,9 @@
  * file found are remembered here (aliases, under dl_lock) and tried, as
  * paths, before any search.
  * Not reproduced: DF_1_NODEFLIB on the caller (the cache and default
- * directories are searched anyway); secure-mode (setuid) programs get the
- * real dlopen unchanged.
+ * directories are searched anyway); the glibc-hwcaps subdirectories of the
+ * caller's own directories (dlinfo does not list them); secure-mode
+ * (setuid) programs get the real dlopen unchanged.
  */
 #define _GNU_SOURCE
 #include "dlcaller.h"
@@ -174,11 +175,10 @@ static void *open_loaded(dlopen_fn real, const char *name, int mode)
 	return h;
 }
 
-/* Searches the caller's directories for name; dlopens the first usable
- * file.  *found says whether one was. */
-static void *open_along(dlopen_fn real, struct link_map *map, const char *name, int mode, bool *found)
+/* The loader's search list for map (dlinfo RTLD_DI_SERINFO), malloc'd;
+ * NULL if it cannot say. */
+static Dl_serinfo *search_list(struct link_map *map)
 {
-	*found = false;
 	Dl_serinfo size;
 	if (dlinfo(map, RTLD_DI_SERINFOSIZE, &size) != 0)
 		return NULL;
@@ -187,30 +187,52 @@ static void *open_along(dlopen_fn real, struct link_map *map, const char *name, 
 		return NULL;
 	si->dls_size = size.dls_size;
 	si->dls_cnt = size.dls_cnt;
+	if (dlinfo(map, RTLD_DI_SERINFO, si) != 0) {
+		free(si);
+		return NULL;
+	}
+	return si;
+}
+
+/* Searches the caller's directories for name; dlopens the first usable
+ * file.  *found says whether one was.  The list ends with the loader's
+ * default directories (glibc flags no entry as such), which it searches
+ * only after its cache: they are left to the real dlopen, found as the
+ * tail the caller's list shares with gort's own (which has no RPATH or
+ * RUNPATH of its own). */
+static void *open_along(dlopen_fn real, struct link_map *map, struct link_map *self, const char *name, int mode,
+			bool *found)
+{
+	*found = false;
+	Dl_serinfo *si = search_list(map), *own = search_list(self);
+	if (!si) {
+		free(own);
+		return NULL;
+	}
+	unsigned n = si->dls_cnt;
+	for (unsigned k = own ? own->dls_cnt : 0; n > 0 && k > 0; n--, k--)
+		if (strcmp(si->dls_serpath[n - 1].dls_name, own->dls_serpath[k - 1].dls_name) != 0)
+			break;
 	void *h = NULL;
 	char path[PATH_MAX];
-	if (dlinfo(map, RTLD_DI_SERINFO, si) == 0) {
-		for (unsigned i = 0; i < si->dls_cnt && !*found; i++) {
-			/* The default directories come after the loader's cache:
-			 * the real dlopen searches both, in that order. */
-			if (si->dls_serpath[i].dls_flags & LA_SER_DEFAULT)
-				continue;
-			const char *dir = si->dls_serpath[i].dls_name;
-			size_t dl = strlen(dir), nl = strlen(name);
-			if (dl + 1 + nl >= sizeof path)
-				continue;
-			memcpy(path, dir, dl);
-			path[dl] = '/';
-			memcpy(path + dl + 1, name, nl + 1);
-			if (elf_usable(path)) {
-				*found = true;
-				h = real(path, mode);
-				if (h)
-					alias_add(name, path);
-			}
+	size_t nl = strlen(name);
+	for (unsigned i = 0; i < n && !*found; i++) {
+		const char *dir = si->dls_serpath[i].dls_name;
+		size_t dl = strlen(dir);
+		if (dl + 1 + nl >= sizeof path)
+			continue;
+		memcpy(path, dir, dl);
+		path[dl] = '/';
+		memcpy(path + dl + 1, name, nl + 1);
+		if (elf_usable(path)) {
+			*found = true;
+			h = real(path, mode);
+			if (h)
+				alias_add(name, path);
 		}
 	}
 	free(si);
+	free(own);
 	return h;
 }
 
@@ -224,7 +246,7 @@ void *dl_open_as_caller(dlopen_fn real, const void *caller, const char *file, in
 	Dl_info info;
 	struct link_map *map = NULL, *self = NULL;
 	if (!dladdr1(caller, &info, (void **)&map, RTLD_DL_LINKMAP) || !map ||
-	    (dladdr1((const void *)dl_open_as_caller, &info, (void **)&self, RTLD_DL_LINKMAP) && map == self))
+	    !dladdr1((const void *)dl_open_as_caller, &info, (void **)&self, RTLD_DL_LINKMAP) || !self || map == self)
 		return real(file, mode);
 	if (dst) {
 		char origin[PATH_MAX], path[PATH_MAX];
@@ -239,6 +261,6 @@ void *dl_open_as_caller(dlopen_fn real, const void *caller, const char *file, in
 	if (h || (mode & RTLD_NOLOAD))
 		return h;
 	bool found;
-	h = open_along(real, map, file, mode, &found);
+	h = open_along(real, map, self, file, mode, &found);
 	return found ? h : real(file, mode);
 }

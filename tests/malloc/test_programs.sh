@@ -142,6 +142,27 @@ else
 	skip git "not installed: apt-get install git"
 fi
 
+# perl: hashes of arrays, string building, sorting, regexes.
+if have perl; then
+	same perl perl -e '
+		my %h;
+		for my $i (1 .. 200000) { push @{ $h{$i % 997} }, "k$i" x (1 + $i % 7); }
+		my $n = 0;
+		for my $k (sort { $a <=> $b } keys %h) { $n += scalar(grep { /7/ } @{ $h{$k} }); }
+		my $s = join(",", map { length } @{ $h{3} });
+		print "$n ", length($s), " ", scalar(keys %h), "\n";'
+else
+	skip perl "not installed: apt-get install perl"
+fi
+
+# xz with two threads: blocks compressed in parallel, then decompressed.
+if have xz; then
+	seq 1 400000 >"$work/xz.in"
+	same "xz -T2" sh -c "xz -T2 --block-size=262144 -c '$work/xz.in' | xz -d -T2 | md5sum && xz -T2 -c '$work/xz.in' | wc -c"
+else
+	skip "xz -T2" "not installed: apt-get install xz-utils"
+fi
+
 # A shell script that forks many children (subshells, pipes, command substitution).
 # shellcheck disable=SC2016
 same "shell forks" bash -c '

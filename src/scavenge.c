@@ -191,6 +191,7 @@ void scavenger_note_free_locked(void)
 static uintptr_t scavenge_one(uintptr_t max_pages, bool force)
 {
 	uintptr_t base, npages;
+	int64_t hold = load_relaxed(&scavenge_test_hold_ns); /* read before the run is seen held */
 	mutex_lock(&mheap_.lock);
 	if (!force && excess_locked() == 0) {
 		mutex_unlock(&mheap_.lock);
@@ -209,7 +210,6 @@ static uintptr_t scavenge_one(uintptr_t max_pages, bool force)
 	mutex_unlock(&mheap_.lock);
 	if (!ok)
 		return 0;
-	int64_t hold = load_relaxed(&scavenge_test_hold_ns);
 	if (hold) {
 		struct timespec ts = {(time_t)(hold / 1000000000), (long)(hold % 1000000000)};
 		nanosleep(&ts, NULL);

@@ -713,6 +713,10 @@ static int release_wait_child(void)
 	int64_t waited = os_nanotime() - t0;
 	printf("    gort_free_os_memory returned after %.1f ms\n", (double)waited / 1e6);
 	all_released("after gort_free_os_memory");
+	/* The other thread held its run ~50 ms: returning much sooner means
+	 * either no wait or no run held, and then this tested nothing. */
+	CHECKF(waited >= 20000000, "returned after %.1f ms while another thread held a run 50 ms",
+	       (double)waited / 1e6);
 	pthread_join(t, NULL);
 
 	t = rw_start_release();

@@ -11,7 +11,10 @@
  * for the caller (RUNPATH or the RPATH chain, LD_LIBRARY_PATH), each tried
  * if it holds an ELF file of this machine, as the loader skips a file it
  * cannot use; then the real dlopen of the bare name, which goes on with
- * the loader's cache and default directories, in that order.  A file found is opened by
+ * the loader's cache and default directories, in that order.  (The
+ * libraries carry a RUNPATH no directory can be found under, so that this
+ * last search on gort's behalf uses no RPATH: not the program's, which
+ * the loader would otherwise search for a caller without a RUNPATH.)  A file found is opened by
  * its path; whatever that dlopen says (even an error) is the answer, as
  * it would be the loader's.  The loader remembers the name an object was
  * asked for and answers it later from the loaded objects; opened by its

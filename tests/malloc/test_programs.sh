@@ -330,6 +330,98 @@ C
 		fail "dlopen: LD_LIBRARY_PATH before RUNPATH: what was loaded" "$(cat "$work/gort/out")"
 fi
 
+# dlopen against glibc's own, on random layouts: libraries libr0..libr3
+# placed at random in four directories, three programs (RUNPATH in two
+# orders, and an old-style RPATH) and a library with a RUNPATH of its own,
+# a random LD_LIBRARY_PATH, and a random sequence of dlopen (from the
+# program or the library) and dlclose.  glibc's results are the model:
+# every layout must print the same under gort.
+if ! have gcc; then
+	skip "dlopen on random layouts" "gcc not installed"
+else
+	rl=$work/rl
+	mkdir -p "$rl/pool" "$rl/bin" "$rl/dL"
+	cat >"$rl/lib.c" <<'C'
+int value(void) { return VALUE; }
+C
+	for d in 0 1 2 3; do
+		for i in 0 1 2 3; do
+			mkdir -p "$rl/pool/d$d"
+			gcc -shared -fPIC -DVALUE=$((10 * d + i)) -o "$rl/pool/d$d/libr$i.so" "$rl/lib.c"
+		done
+	done
+	cat >"$rl/loader.c" <<'C'
+#include <dlfcn.h>
+void *lib_open(const char *name) { return dlopen(name, RTLD_NOW); }
+C
+	cat >"$rl/main.c" <<'C'
+#include <dlfcn.h>
+#include <stdio.h>
+void *lib_open(const char *name);
+int main(int argc, char **argv)
+{
+	void *open[64];
+	int n = 0;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == 'c') {
+			if (n > 0)
+				printf("dlclose: %d\n", dlclose(open[--n]));
+			continue;
+		}
+		void *h = argv[i][0] == 'p' ? dlopen(argv[i] + 2, RTLD_NOW) : lib_open(argv[i] + 2);
+		if (!h) {
+			printf("%s: %s\n", argv[i], dlerror());
+			continue;
+		}
+		int (*v)(void) = (int (*)(void))dlsym(h, "value");
+		printf("%s: %d\n", argv[i], v ? v() : -1);
+		if (n < 64)
+			open[n++] = h;
+	}
+	return 0;
+}
+C
+	gcc -shared -fPIC -o "$rl/dL/libL.so" "$rl/loader.c" -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../d2:$ORIGIN/../d3'
+	gcc -o "$rl/bin/m0" "$rl/main.c" -L"$rl/dL" -lL -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../d0:$ORIGIN/../dL'
+	gcc -o "$rl/bin/m1" "$rl/main.c" -L"$rl/dL" -lL -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../d1:$ORIGIN/../d0:$ORIGIN/../dL'
+	gcc -o "$rl/bin/m2" "$rl/main.c" -L"$rl/dL" -lL -Wl,--disable-new-dtags,-rpath,'$ORIGIN/../d1:$ORIGIN/../dL'
+	RANDOM=20261205
+	layouts=40 bad=0 first=""
+	for k in $(seq 1 $layouts); do
+		for d in 0 1 2 3; do
+			rm -rf "${rl:?}/d$d" && mkdir -p "$rl/d$d"
+			for i in 0 1 2 3; do
+				[ $((RANDOM % 10)) -lt 4 ] && cp "$rl/pool/d$d/libr$i.so" "$rl/d$d/"
+			done
+		done
+		case $((RANDOM % 3)) in
+		0) llp="" ;;
+		1) llp=$rl/d3 ;;
+		2) llp=$rl/d2:$rl/d1 ;;
+		esac
+		prog=$rl/bin/m$((RANDOM % 3))
+		ops=()
+		for j in 1 2 3 4 5 6 7; do
+			case $((RANDOM % 5)) in
+			0 | 1) ops+=("p:libr$((RANDOM % 4)).so") ;;
+			2 | 3) ops+=("l:libr$((RANDOM % 4)).so") ;;
+			4) ops+=(c) ;;
+			esac
+		done
+		want=$(env LD_LIBRARY_PATH="$llp" "$prog" "${ops[@]}" 2>&1)
+		got=$(env LD_LIBRARY_PATH="$llp" LD_PRELOAD="$lib" "$prog" "${ops[@]}" 2>&1)
+		if [ "$want" != "$got" ]; then
+			bad=$((bad + 1))
+			[ -n "$first" ] || first="layout $k: $(ls "$rl"/d0 "$rl"/d1 "$rl"/d2 "$rl"/d3 | tr '\n' ' '); LD_LIBRARY_PATH=$llp $(basename "$prog") ${ops[*]}: glibc [$want] gort [$got]"
+		fi
+	done
+	if [ "$bad" -eq 0 ]; then
+		pass "dlopen on random layouts ($layouts layouts, as glibc)"
+	else
+		fail "dlopen on random layouts" "$bad of $layouts layouts differ from glibc; the first:" "$first"
+	fi
+fi
+
 # %p: every process of a program that runs others writes its own profile.
 if ! have gcc; then
 	skip "per-process profiles (%p)" "gcc not installed"

@@ -22,7 +22,9 @@
  * file found are remembered here (aliases, under dl_lock) and tried, as
  * paths, before any search.
  * Not reproduced: DF_1_NODEFLIB on the caller (the cache and default
- * directories are searched anyway); the glibc-hwcaps subdirectories of the
+ * directories are searched anyway); an object without a soname that the
+ * loader loaded by a bare name of its own (a DT_NEEDED entry) answers a
+ * dlopen of that name only if the caller's search finds the same file; the glibc-hwcaps subdirectories of the
  * caller's own directories (dlinfo does not list them); secure-mode
  * (setuid) programs get the real dlopen unchanged.
  */
@@ -165,17 +167,58 @@ static void alias_add(const char *name, const char *path)
 	aliases[i].path = p;
 }
 
+struct name_match {
+	const char *name;
+	char path[PATH_MAX]; /* the object's name as loaded, when found */
+};
+
+/* Whether the object is known by m->name: its name as loaded, its
+ * DT_SONAME, or a name this file found it under (dl_iterate_phdr goes in
+ * load order, as the loader's own match does). */
+static int match_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct name_match *m = arg;
+	if (!info->dlpi_name || !info->dlpi_name[0])
+		return 0; /* the program */
+	bool hit = !strcmp(info->dlpi_name, m->name);
+	for (unsigned i = 0; i < DL_ALIASES && !hit; i++)
+		hit = aliases[i].name && !strcmp(aliases[i].name, m->name) && !strcmp(aliases[i].path, info->dlpi_name);
+	const ElfW(Dyn) *dyn = NULL;
+	for (unsigned i = 0; i < info->dlpi_phnum && !hit && !dyn; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	if (dyn) {
+		uintptr_t strtab = 0, soname = 0;
+		bool has_soname = false;
+		for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+			if (d->d_tag == DT_STRTAB)
+				strtab = d->d_un.d_ptr;
+			else if (d->d_tag == DT_SONAME) {
+				soname = d->d_un.d_val;
+				has_soname = true;
+			}
+		}
+		/* The loader rebases the string table's address in place
+		 * (not where the dynamic section is read-only). */
+		if (strtab && strtab < info->dlpi_addr)
+			strtab += info->dlpi_addr;
+		hit = has_soname && strtab && !strcmp((const char *)strtab + soname, m->name); /* dyn: no hit yet */
+	}
+	if (!hit || strlen(info->dlpi_name) >= sizeof m->path)
+		return 0;
+	memcpy(m->path, info->dlpi_name, strlen(info->dlpi_name) + 1);
+	return 1;
+}
+
 /* The object loaded already under name, as the loader would answer it
- * (counting the reference); NULL if none. */
+ * (counting the reference); NULL if none.  Matched here: the loader's
+ * RTLD_NOLOAD would also search its paths for gort, not for the caller,
+ * and answer with whatever file it found there if that is loaded. */
 static void *open_loaded(dlopen_fn real, const char *name, int mode)
 {
-	void *h = real(name, mode | RTLD_NOLOAD);
-	for (unsigned k = 0; !h && k < DL_ALIASES; k++) {
-		unsigned i = (alias_next - 1 - k) % DL_ALIASES; /* newest first */
-		if (aliases[i].name && !strcmp(aliases[i].name, name))
-			h = real(aliases[i].path, mode | RTLD_NOLOAD);
-	}
-	return h;
+	struct name_match m = {.name = name};
+	return dl_iterate_phdr(match_object, &m) ? real(m.path, mode | RTLD_NOLOAD) : NULL;
 }
 
 /* The loader's search list for map (dlinfo RTLD_DI_SERINFO), malloc'd;
@@ -230,8 +273,11 @@ static void *open_along(dlopen_fn real, struct link_map *map, struct link_map *s
 		if (elf_usable(path)) {
 			*found = true;
 			h = real(path, mode);
-			if (h)
-				alias_add(name, path);
+			/* Under the name the object was loaded by: if it was
+			 * loaded already (by another path), that one's. */
+			struct link_map *lm = NULL;
+			if (h && dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name)
+				alias_add(name, lm->l_name);
 		}
 	}
 	free(si);
@@ -252,9 +298,15 @@ void *dl_open_as_caller(dlopen_fn real, const void *caller, const char *file, in
 	    !dladdr1((const void *)dl_open_as_caller, &info, (void **)&self, RTLD_DL_LINKMAP) || !self || map == self)
 		return real(file, mode);
 	if (dst) {
-		char origin[PATH_MAX], path[PATH_MAX];
+		char origin[PATH_MAX], path[PATH_MAX], ours[PATH_MAX];
 		if (!strstr(file, "ORIGIN") || !origin_of(map, origin, sizeof origin) ||
 		    !expand_origin(file, origin, path, sizeof path))
+			return real(file, mode);
+		/* Nothing there: the loader's error names the file as given.
+		 * Asked for it, the loader would look in gort's directory
+		 * instead, so only when nothing is there either. */
+		if (access(path, F_OK) != 0 && origin_of(self, origin, sizeof origin) &&
+		    expand_origin(file, origin, ours, sizeof ours) && access(ours, F_OK) != 0)
 			return real(file, mode);
 		return real(path, mode);
 	}

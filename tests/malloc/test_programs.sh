@@ -331,10 +331,10 @@ C
 fi
 
 # dlopen against glibc's own, on random layouts: libraries libr0..libr3
-# placed at random in four directories, three programs (RUNPATH in two
+# (some with a soname, some without) placed at random in four directories, three programs (RUNPATH in two
 # orders, and an old-style RPATH) and a library with a RUNPATH of its own,
 # a random LD_LIBRARY_PATH, and a random sequence of dlopen (from the
-# program or the library) and dlclose.  glibc's results are the model:
+# program or the library, by name or by a $ORIGIN path) and dlclose.  glibc's results are the model:
 # every layout must print the same under gort.
 if ! have gcc; then
 	skip "dlopen on random layouts" "gcc not installed"
@@ -347,7 +347,10 @@ C
 	for d in 0 1 2 3; do
 		for i in 0 1 2 3; do
 			mkdir -p "$rl/pool/d$d"
-			gcc -shared -fPIC -DVALUE=$((10 * d + i)) -o "$rl/pool/d$d/libr$i.so" "$rl/lib.c"
+			# the copies in d2 and d3 have a soname, the others none
+			soname=()
+			[ $d -ge 2 ] && soname=(-Wl,-soname,"libr$i.so")
+			gcc -shared -fPIC -DVALUE=$((10 * d + i)) "${soname[@]}" -o "$rl/pool/d$d/libr$i.so" "$rl/lib.c"
 		done
 	done
 	cat >"$rl/loader.c" <<'C'
@@ -402,10 +405,12 @@ C
 		prog=$rl/bin/m$((RANDOM % 3))
 		ops=()
 		for j in 1 2 3 4 5 6 7; do
-			case $((RANDOM % 5)) in
+			case $((RANDOM % 7)) in
 			0 | 1) ops+=("p:libr$((RANDOM % 4)).so") ;;
 			2 | 3) ops+=("l:libr$((RANDOM % 4)).so") ;;
 			4) ops+=(c) ;;
+			5) ops+=("p:\$ORIGIN/../d$((RANDOM % 4))/libr$((RANDOM % 4)).so") ;;
+			6) ops+=("l:\${ORIGIN}/../d$((RANDOM % 4))/libr$((RANDOM % 4)).so") ;;
 			esac
 		done
 		want=$(env LD_LIBRARY_PATH="$llp" "$prog" "${ops[@]}" 2>&1)

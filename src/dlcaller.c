@@ -129,9 +129,9 @@ static bool expand_origin(const char *file, const char *origin, char *out, size_
 	return true;
 }
 
-/* Bare names this file opened by a path found along a caller's paths.
- * An entry may outlive its object (dlclose): it is only ever used with
- * RTLD_NOLOAD.  A ring: the oldest goes when it is full. */
+/* Bare names this file found objects under, with the objects' load names.
+ * An entry may outlive its object (dlclose): it is only matched against
+ * objects loaded now.  A ring: the oldest goes when it is full. */
 #define DL_ALIASES 32
 static struct {
 	char *name, *path;

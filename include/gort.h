@@ -233,7 +233,8 @@ GORT_EXPORT int gort_write_heap_profile_text(FILE *f);
 
 /* Returns every free page to the kernel now (Go's debug.FreeOSMemory),
  * after a full collection if the collected heap is in use.  When it
- * returns, no release by another thread is still in flight. */
+ * returns, every page free when it was called has been released, those
+ * another thread had begun to release included. */
 GORT_EXPORT void gort_free_os_memory(void);
 
 /* --- Statistics (Go's runtime.MemStats, the fields that apply) ---------- */

@@ -30,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include "dlcaller.h"
+#include "dynelf.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -184,10 +185,7 @@ static int match_object(struct dl_phdr_info *info, size_t size, void *arg)
 	bool hit = !strcmp(info->dlpi_name, m->name);
 	for (unsigned i = 0; i < DL_ALIASES && !hit; i++)
 		hit = aliases[i].name && !strcmp(aliases[i].name, m->name) && !strcmp(aliases[i].path, info->dlpi_name);
-	const ElfW(Dyn) *dyn = NULL;
-	for (unsigned i = 0; i < info->dlpi_phnum && !hit && !dyn; i++)
-		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
-			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	const ElfW(Dyn) *dyn = hit ? NULL : dyn_section(info);
 	if (dyn) {
 		uintptr_t strtab = 0, soname = 0;
 		bool has_soname = false;
@@ -199,11 +197,8 @@ static int match_object(struct dl_phdr_info *info, size_t size, void *arg)
 				has_soname = true;
 			}
 		}
-		/* The loader rebases the string table's address in place
-		 * (not where the dynamic section is read-only). */
-		if (strtab && strtab < info->dlpi_addr)
-			strtab += info->dlpi_addr;
-		hit = has_soname && strtab && !strcmp((const char *)strtab + soname, m->name); /* dyn: no hit yet */
+		strtab = dyn_addr(info, strtab);
+		hit = has_soname && strtab && !strcmp((const char *)strtab + soname, m->name);
 	}
 	if (!hit || strlen(info->dlpi_name) >= sizeof m->path)
 		return 0;

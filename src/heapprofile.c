@@ -29,6 +29,7 @@
 #include "fmath.h"
 #include "atomic.h"
 #include "check.h"
+#include "dynelf.h"
 #include "mcache.h"
 #include "mheap.h"
 #include "debugvars.h"
@@ -396,20 +397,17 @@ static int api_scan_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	struct api_scan *sc = arg;
-	const ElfW(Dyn) *dyn = NULL;
 	bool first = sc->seen++ == 0, ours = false;
 	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && sc->self - lo < ph->p_memsz)
+		if (ph->p_type == PT_LOAD && sc->self - (info->dlpi_addr + ph->p_vaddr) < ph->p_memsz)
 			ours = true;
-		else if (ph->p_type == PT_DYNAMIC)
-			dyn = (const ElfW(Dyn) *)lo;
 	}
 	if (ours) {
 		sc->static_gort = first; /* in the program itself: linked statically */
 		return sc->static_gort;
 	}
+	const ElfW(Dyn) *dyn = dyn_section(info);
 	if (!dyn)
 		return 0;
 	uintptr_t symtab = 0, strtab = 0, rela = 0, relasz = 0, jmprel = 0, pltrelsz = 0;
@@ -425,15 +423,10 @@ static int api_scan_object(struct dl_phdr_info *info, size_t size, void *arg)
 		case DT_PLTREL: plt_rela = d->d_un.d_val == DT_RELA; break;
 		}
 	}
-	/* The loader rebases these in place, except where the dynamic section
-	 * is read-only (the vDSO): rebase what still looks unrebased. */
-	uintptr_t base = info->dlpi_addr;
-#define REBASE(a) ((a) && (a) < base ? (a) + base : (a))
-	symtab = REBASE(symtab);
-	strtab = REBASE(strtab);
-	rela = REBASE(rela);
-	jmprel = REBASE(jmprel);
-#undef REBASE
+	symtab = dyn_addr(info, symtab);
+	strtab = dyn_addr(info, strtab);
+	rela = dyn_addr(info, rela);
+	jmprel = dyn_addr(info, jmprel);
 	if (!symtab || !strtab)
 		return 0;
 	const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab;

@@ -124,6 +124,37 @@ else
 	skip gcc "not installed: apt-get install gcc"
 fi
 
+# gort builds itself with gort as the malloc of make, the shell, the
+# compiler, the assembler, the linker and ar, two jobs at once: every
+# object, archive and library must come out byte for byte as it does under
+# glibc's malloc (both builds in the same directory, so that the paths the
+# debug information records are the same).
+src=$(cd "$here/../../../.." && pwd)
+if ! have make || ! have "${CC:-cc}" || [ ! -f "$src/Makefile" ] || [ ! -f "$src/src/malloc.c" ]; then
+	skip "gort builds itself" "make, ${CC:-cc} or the source tree ($src) missing"
+else
+	self=$work/self
+	mkdir -p "$self" && cp -r "$src/Makefile" "$src/src" "$src/include" "$self/"
+	sums() { (cd "$self/build" && find . -type f \( -name '*.o' -o -name '*.a' -o -name '*.so' \) | sort | xargs md5sum); }
+	(cd "$self" && env -u LD_PRELOAD make -s -j2 lib >"$work/self.out" 2>&1)
+	rc_glibc=$?
+	sums >"$work/self.glibc"
+	rm -rf "$self/build"
+	(cd "$self" && LD_PRELOAD=$lib make -s -j2 lib >"$work/self.out.gort" 2>&1)
+	rc_gort=$?
+	sums >"$work/self.gort"
+	nfiles=$(wc -l <"$work/self.glibc")
+	if [ "$rc_glibc" != 0 ] || [ "$nfiles" -lt 30 ]; then
+		fail "gort builds itself" "the build under glibc's malloc failed or made $nfiles files (exit $rc_glibc)" "$(head -c 600 "$work/self.out")"
+	elif [ "$rc_gort" != 0 ]; then
+		fail "gort builds itself" "exit status $rc_gort under gort" "$(head -c 600 "$work/self.out.gort")"
+	elif ! cmp -s "$work/self.glibc" "$work/self.gort"; then
+		fail "gort builds itself" "output files differ:" "$(diff "$work/self.glibc" "$work/self.gort" | head -n 10)"
+	else
+		pass "gort builds itself ($nfiles objects, archives and libraries, byte for byte as under glibc)"
+	fi
+fi
+
 # shellcheck disable=SC2016 # the scripts below are expanded by their own shells
 # git: commits in a scratch repository (trees and messages compared; commit
 # hashes also depend on the clock, so dates are fixed).

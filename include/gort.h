@@ -76,8 +76,10 @@ GORT_EXPORT size_t gort_usable_size(const void *p);
  *
  * Objects from gort_alloc / gort_new are freed by the collector once no
  * root reaches them.  Roots: the data and bss of the program and of every
- * loaded shared object, the stacks and registers of registered threads, the
- * ranges given to gort_add_roots, and objects queued for finalization.
+ * loaded shared object (of the program's link-map namespace: not of a
+ * library dlmopen'ed into a new one), the stacks and registers of
+ * registered threads, the ranges given to gort_add_roots, and objects
+ * queued for finalization.
  * The manual heap (gort_malloc) is NOT scanned: a GC pointer kept only in
  * gort_malloc'd (or libc malloc'd) memory does not keep its object alive;
  * register such memory with gort_add_roots.  Thread-local variables are not

@@ -55,13 +55,7 @@ HOT_SRCS := $(patsubst %,src/%.c,malloc free mcache mcentral mspan mheap pageall
 # of the library resident).  src/libgort.ld moves the read-only data into
 # the first segment, leaving the unwind tables a segment of their own
 # (128 -> 104 KiB).
-# A RUNPATH no directory can be found under (/dev/null is no directory):
-# the loader uses no RPATH, the program's included, for a search on gort's
-# behalf, so the real dlopen of a name the caller's own paths do not have
-# (src/dlcaller.c) goes on as the caller's would: LD_LIBRARY_PATH, the
-# cache, the default directories.
-SO_LDFLAGS := -Wl,-fini=gort_no_fini -Wl,-z,max-page-size=0x10000 -Wl,-T,src/libgort.ld \
-	-Wl,--enable-new-dtags,-rpath,/dev/null/gort-no-rpath
+SO_LDFLAGS := -Wl,-fini=gort_no_fini -Wl,-z,max-page-size=0x10000 -Wl,-T,src/libgort.ld
 SRCS := $(HOT_SRCS) $(filter-out src/override.c $(HOT_SRCS),$(wildcard src/*.c))
 OBJS := $(SRCS:src/%.c=$(O)/obj/%.o)
 TEST_SRCS := $(wildcard tests/unit/*.c tests/stress/*.c tests/wrong/*.c)

@@ -217,7 +217,8 @@ GORT_EXPORT void gort_keep_alive(const void *p);
  * nothing by default when nothing can read the profile: no loaded object
  * binds this function or the writers below and GORTHEAPPROFILE is unset
  * (a program given libgort-malloc.so by LD_PRELOAD); an object dlopen'ed
- * later that binds them turns sampling on from then.
+ * later that binds them turns sampling on soon after (gort looks for new
+ * objects as its heap grows: at the latest 32 new spans later).
  * The manual heap's figures are current at all times; the collected
  * heap's are those of the last completed collection, as in Go (an object
  * counts as allocated once a collection has run after its allocation, and

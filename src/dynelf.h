@@ -1,7 +1,7 @@
 /*
  * dynelf.h: a loaded object's dynamic section, as dl_iterate_phdr shows
  * it (heapprofile.c looks there for objects that bind the profile API,
- * dlcaller.c for sonames).
+ * roots.c for the program's DT_DEBUG).
  */
 #ifndef GORT_DYNELF_H
 #define GORT_DYNELF_H

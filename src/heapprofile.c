@@ -20,8 +20,9 @@
  * binds one of the profile API's names (a relocation against an undefined
  * gort_write_heap_profile, _text or gort_set_mem_profile_rate): a program
  * given the drop-in by LD_PRELOAD could never see its samples.  An object
- * dlopen'ed later that binds them turns sampling on from then, and so does
- * a profile written (the API reached through dlsym): that one is empty.
+ * dlopen'ed later that binds them turns sampling on once the page heap
+ * notices it (heapprofile_gate_look), and so does a profile written (the
+ * API reached through dlsym): that one is empty.
  * Linked statically, gort cannot tell, and samples.
  */
 #define _GNU_SOURCE /* dl_iterate_phdr */
@@ -29,6 +30,7 @@
 #include "fmath.h"
 #include "atomic.h"
 #include "check.h"
+#include "crit.h"
 #include "dynelf.h"
 #include "mcache.h"
 #include "mheap.h"
@@ -51,9 +53,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/* 1 while sampling is off for want of a reader (see the header); dlopen
- * looks again.  Atomic. */
-static int gate_off;
+/* 1 while sampling is off for want of a reader (see the header); the
+ * page heap looks again when objects have been loaded since (mprof.h).
+ * Atomic. */
+int heapprofile_gate_off;
+#define gate_off heapprofile_gate_off
+/* The loader's count of objects ever loaded, at the last look (atomic). */
+static unsigned long long gate_adds;
 
 long gort_set_mem_profile_rate(long rate)
 {
@@ -445,11 +451,26 @@ static bool profile_readable(void)
 	return sc.reader || sc.static_gort;
 }
 
+static int count_adds(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	if (size >= offsetof(struct dl_phdr_info, dlpi_adds) + sizeof info->dlpi_adds)
+		*(unsigned long long *)arg = info->dlpi_adds;
+	return 1; /* the count is the same in every record: one is enough */
+}
+
+static unsigned long long loader_adds(void)
+{
+	unsigned long long adds = 0;
+	dl_iterate_phdr(count_adds, &adds);
+	return adds;
+}
+
 /* From the constructor: sampling off if nothing can read the profile. */
 static void gate_init(bool env_profile)
 {
 	if (load_relaxed(&debug.memprofilerate) >= 0 || env_profile || profile_readable())
 		return;
+	store_relaxed(&gate_adds, loader_adds());
 	store_relaxed(&gate_off, 1);
 	__atomic_store_n(&mprof_rate, 0, __ATOMIC_RELAXED);
 	mcache_reset_samples();
@@ -465,9 +486,22 @@ static void gate_open(void)
 	store_relaxed(&gate_off, 0);
 }
 
-void heapprofile_note_dlopen(void)
+void heapprofile_gate_look(void)
 {
-	if (load_relaxed(&gate_off) && profile_readable())
+	/* One look in 32 spans carved (the loader's lock and a callback cost
+	 * `large`, which carves a span per block, 4% of its time when every
+	 * carve looked).  Never inside a critical section: a stopped thread
+	 * holding the loader's lock would stop the world waiting on us. */
+	static unsigned carves;
+	unsigned n = load_relaxed(&carves) + 1;
+	store_relaxed(&carves, n);
+	if ((n & 31) != 1 || crit_depth != 0)
+		return;
+	unsigned long long adds = loader_adds();
+	if (adds == load_relaxed(&gate_adds))
+		return;
+	store_relaxed(&gate_adds, adds);
+	if (profile_readable())
 		gate_open();
 }
 

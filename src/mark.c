@@ -495,6 +495,12 @@ static void start_helpers(unsigned n)
 	}
 }
 
+void mark_start_helpers(void)
+{
+	if (gc.nproc > 1)
+		start_helpers(gc.nproc - 1);
+}
+
 uint64_t mark_run(bool checkmark)
 {
 	unsigned nproc = checkmark ? 1 : gc.nproc;

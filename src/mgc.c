@@ -164,8 +164,9 @@ static void clear_checkmark(mspan *s, void *arg)
 }
 
 /* One cycle; gc.lock and the dlopen lock held, caller registered and in
- * no critical section. */
-static void gc_cycle(bool forced)
+ * no critical section.  False, having done nothing, when the world
+ * stopped with a library being loaded or unloaded (roots.c). */
+static bool gc_cycle(bool forced)
 {
 	struct cycle c = {.forced = forced};
 	/* Most of the last cycle's sweeping is done by now; finish it while
@@ -175,8 +176,13 @@ static void gc_cycle(bool forced)
 	c.heap0 = (uint64_t)load_relaxed(&gc.heap_live);
 	c.goal = gc.goal;
 
+	mark_start_helpers();
 	c.t_start = os_nanotime();
 	stw_stop();
+	if (!roots_snapshot_current()) {
+		stw_start();
+		return false;
+	}
 	sweep_finish(); /* nothing left but what raced with the stop */
 	mcache_flush_gc_all();
 	c.heap1 = (uint64_t)load_relaxed(&gc.heap_live);
@@ -218,6 +224,19 @@ static void gc_cycle(bool forced)
 	mprof_flush();
 	if (debug.gctrace)
 		gctrace(&c);
+	return true;
+}
+
+/* Waits for the thread loading or unloading a library to finish (a few
+ * milliseconds at most, unless it is stuck). */
+static void loader_wait(unsigned tries)
+{
+	if (tries == 2000)
+		gort_throw("runtime: the dynamic loader has been loading or unloading a library for 10 s; "
+			   "cannot collect");
+	long ns = tries < 8 ? 50000L << tries : 5000000L;
+	struct timespec ts = {0, ns};
+	nanosleep(&ts, NULL);
 }
 
 static GORT_NOINLINE void gc_run_inner(bool forced, uintptr_t self_sp)
@@ -228,17 +247,24 @@ static GORT_NOINLINE void gc_run_inner(bool forced, uintptr_t self_sp)
 	if (crit_depth != 0)
 		gort_throw("runtime: collection started inside a critical section");
 	uint32_t n0 = load_relaxed(&gc.numgc);
-	roots_begin();
-	pthread_mutex_lock(&gc.lock);
-	/* Another thread may have collected while we waited. */
-	bool run = forced || (load_relaxed(&gc.numgc) == n0 &&
-			      (uint64_t)load_relaxed(&gc.heap_live) >= load_relaxed(&gc.trigger));
-	if (run) {
-		gc_self_sp = self_sp;
-		gc_cycle(forced);
+	bool run;
+	for (unsigned tries = 0;; tries++) {
+		roots_begin();
+		pthread_mutex_lock(&gc.lock);
+		/* Another thread may have collected while we waited. */
+		run = forced || (load_relaxed(&gc.numgc) == n0 &&
+				 (uint64_t)load_relaxed(&gc.heap_live) >= load_relaxed(&gc.trigger));
+		bool done = true;
+		if (run) {
+			gc_self_sp = self_sp;
+			done = gc_cycle(forced);
+		}
+		pthread_mutex_unlock(&gc.lock);
+		roots_end();
+		if (done)
+			break;
+		loader_wait(tries);
 	}
-	pthread_mutex_unlock(&gc.lock);
-	roots_end();
 	if (!run)
 		return;
 	final_wake();

@@ -133,6 +133,10 @@ GORT_HIDDEN void mark_scan_object(struct gcwork *w, uintptr_t base);
 GORT_HIDDEN uintptr_t mark_set(uintptr_t base);
 /* Whether the object at base (the start of a GC object) is marked. */
 GORT_HIDDEN bool mark_is_marked(uintptr_t base);
+/* Starts the mark helper threads the next cycle will want, before the
+ * world stops: creating a thread takes the loader's TLS lock, which a
+ * stopped thread (in pthread_create, or in dlopen) may hold. */
+GORT_HIDDEN void mark_start_helpers(void);
 /* The whole mark phase, world stopped; returns bytes marked. */
 GORT_HIDDEN uint64_t mark_run(bool checkmark);
 GORT_HIDDEN uint64_t mark_stack_bytes(void);
@@ -150,13 +154,20 @@ GORT_HIDDEN bool barrier_flush(void);
 GORT_HIDDEN uint64_t barrier_bytes_marked(void);
 
 /* --- roots.c */
-/* roots_begin takes the dlopen lock (before gc.lock: a library
- * constructor may allocate), held until roots_end, so no library comes or
- * goes during a cycle; roots_snapshot then lists the writable segments of
- * every loaded object. */
+/* roots_begin takes the dlopen lock (before gc.lock), held until
+ * roots_end, so that the runtime's own threads load and unload nothing
+ * during a cycle; roots_snapshot lists the writable segments of every
+ * loaded object (world running); roots_snapshot_current, with the world
+ * stopped, says whether the loader is at rest and has exactly the
+ * snapshot's objects loaded (if not, the cycle must start over). */
 GORT_HIDDEN void roots_begin(void);
 GORT_HIDDEN void roots_snapshot(void);
+GORT_HIDDEN bool roots_snapshot_current(void);
 GORT_HIDDEN void roots_end(void);
+/* dlopen and dlclose for the runtime's own use (zlib, the unwinder),
+ * held off during a cycle. */
+GORT_HIDDEN void *roots_dlopen(const char *file, int mode);
+GORT_HIDDEN int roots_dlclose(void *handle);
 /* Scans the global roots (segments, extra ranges, pending thread args,
  * finalizer roots); returns bytes scanned in segments. */
 GORT_HIDDEN uint64_t roots_scan_globals(struct gcwork *w);

@@ -154,6 +154,8 @@ mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass
 	uint32_t nelems = sizeclass ? span_nelems(sizeclass, npages) : 1;
 	unsigned b = bucket_for(nelems);
 	uintptr_t scav = 0;
+	if (kind == SPAN_MANUAL)
+		heapprofile_gate_poll();
 	mutex_lock(&mheap_.lock);
 	uintptr_t base = pages_alloc_locked(npages, &scav);
 	if (!base) {
@@ -178,6 +180,8 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 {
 	GORT_ASSERT(1, is_pow2(align_bytes) && align_bytes >= PAGE_BYTES);
 	uintptr_t extra = align_bytes / PAGE_BYTES - 1, scav = 0;
+	if (kind == SPAN_MANUAL)
+		heapprofile_gate_poll();
 	mutex_lock(&mheap_.lock);
 	uintptr_t base = pages_alloc_locked(npages + extra, &scav);
 	if (!base) {

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #include "mprof.h"
+#include "mgc.h"
 #include "cfi.h"
 #include "fmath.h"
 #include "mheap.h"
@@ -269,7 +270,7 @@ static bool unwind_ready(void)
 		return false; /* no dlopen from inside the dynamic loader */
 	void *trace = dlsym(RTLD_DEFAULT, "_Unwind_Backtrace"), *getip = dlsym(RTLD_DEFAULT, "_Unwind_GetIP");
 	if (!trace || !getip) {
-		void *h = dlopen("libgcc_s.so.1", RTLD_LAZY);
+		void *h = roots_dlopen("libgcc_s.so.1", RTLD_LAZY);
 		if (h) {
 			trace = dlsym(h, "_Unwind_Backtrace");
 			getip = dlsym(h, "_Unwind_GetIP");

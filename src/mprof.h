@@ -22,6 +22,7 @@
 #define GORT_MPROF_H
 
 #include "rt.h"
+#include "atomic.h"
 
 #include <stdio.h>
 
@@ -86,9 +87,18 @@ GORT_HIDDEN int mprof_callers(void *fp, uintptr_t *pcs, int max);
 
 /* GORTHEAPPROFILE (heapprofile.c): read by the library's constructor. */
 GORT_HIDDEN void heapprofile_init(void);
-/* After a dlopen: sampling turned off for want of a reader (heapprofile.c)
- * comes back on if the new objects bind the profile API. */
-GORT_HIDDEN void heapprofile_note_dlopen(void);
+/* Sampling turned off for want of a reader (heapprofile.c) comes back on
+ * when an object loaded since binds the profile API.  The page heap asks
+ * as it carves new spans of the manual heap, at the first and then every
+ * 32nd: the loader's count of objects loaded, compared, while the gate is
+ * shut, and a load of the gate otherwise. */
+GORT_HIDDEN extern int heapprofile_gate_off;
+GORT_HIDDEN void heapprofile_gate_look(void);
+GORT_INLINE void heapprofile_gate_poll(void)
+{
+	if (unlikely(load_relaxed(&heapprofile_gate_off)))
+		heapprofile_gate_look();
+}
 
 /* fork(): the child keeps the profile. */
 GORT_HIDDEN void mprof_fork_lock(void);

@@ -7,9 +7,16 @@
  * Segments are found with dl_iterate_phdr at every cycle, before the world
  * stops (it takes the loader's lock, which a stopped thread may hold), so
  * libraries loaded later with dlopen are roots from the next cycle on.
- * gort interposes dlopen and dlclose to hold dl_lock across them: no object
- * can be mapped or unmapped between the snapshot and the end of marking.
- * (dlopen then searches as its caller would: dlcaller.c.)
+ * The program's dlopen and dlclose are the loader's own, not wrapped: once
+ * the world is stopped, the collector checks the snapshot against the
+ * loader's debugger interface (r_debug, found through the program's
+ * DT_DEBUG entry): every namespace must be consistent (no thread stopped
+ * half-way through a load or an unload) and the snapshot's objects must
+ * be exactly those loaded, in order.  Otherwise the cycle starts over
+ * (mgc.c).  A registered thread cannot unload anything while the world is
+ * stopped; the runtime's own threads, which are never stopped, load and
+ * unload only through roots_dlopen/roots_dlclose, under dl_lock, which a
+ * cycle holds throughout.
  * The table of extra ranges is guarded by roots_lock (a critical-section
  * lock: the collector takes it with the world stopped).
  */
@@ -19,7 +26,7 @@
 #include "atomic.h"
 #include "check.h"
 #include "crit.h"
-#include "dlcaller.h"
+#include "dynelf.h"
 #include "fixalloc.h"
 #include "gcwork.h"
 #include "mheap.h"
@@ -40,36 +47,73 @@ struct range {
 /* Data segments of the last snapshot (gc.lock). */
 static struct range *segs;
 static size_t nsegs, capsegs;
+/* The objects of the last snapshot, in the loader's order, by what tells
+ * a link_map apart from one loaded since: its load address, its name
+ * string and its dynamic section. */
+struct object {
+	uintptr_t addr;
+	const char *name;
+	const void *dynamic;
+};
+static struct object *objs;
+static size_t nobjs, capobjs;
+
+/* The loader's debugger interface: glibc's r_debug, and from glibc 2.35
+ * (r_version 2) one per namespace, chained by r_next. */
+struct loader_debug {
+	struct r_debug base;
+	struct loader_debug *r_next; /* valid when base.r_version >= 2 */
+};
+static const struct loader_debug *loader_debug; /* from DT_DEBUG; NULL: none */
 
 /* Extra roots (roots_lock). */
 static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct range *extra;
 static size_t nextra, capextra;
 
-/* Recursive: a library constructor run by dlopen may allocate and so
- * start a cycle on the same thread. */
+/* The runtime's own dlopen and dlclose, held off during a cycle.
+ * Recursive: a cycle's thread may itself load zlib (a profile written
+ * from a finalizer). */
 static pthread_mutex_t dl_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
-/* Grows a range table with memory from the OS (never the GC heap, which
- * would make the table a root of itself). */
-static struct range *grow(struct range *old, size_t n, size_t *cap)
+/* Grows a table of n elements of elem bytes with memory from the OS (never
+ * the GC heap, which would make the table a root of itself). */
+static void *grow_table(void *old, size_t n, size_t *cap, size_t elem)
 {
 	size_t ncap = *cap ? *cap * 2 : 256;
-	struct range *t = os_alloc(ncap * sizeof *t);
+	void *t = os_alloc(ncap * elem);
 	if (!t)
 		gort_throw("runtime: out of memory growing the root table");
 	if (old) {
-		memcpy(t, old, n * sizeof *t);
-		os_free(old, *cap * sizeof *t);
+		memcpy(t, old, n * elem);
+		os_free(old, *cap * elem);
 	}
 	*cap = ncap;
 	return t;
+}
+#define grow(old, n, cap) grow_table((old), (n), (cap), sizeof *(old))
+
+/* The program's DT_DEBUG entry, which the loader points at its r_debug.
+ * Not the symbol _r_debug: a reference from gort, linked into a program,
+ * would give the program a copy of it (a copy relocation), which the
+ * loader never updates, and hand every other reader that stale copy.  A
+ * static program has no DT_DEBUG, and its dlopen is not looked at. */
+static void find_loader_debug(const struct dl_phdr_info *info)
+{
+	for (const ElfW(Dyn) *d = dyn_section(info); d && d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_DEBUG && d->d_un.d_ptr)
+			loader_debug = (const struct loader_debug *)d->d_un.d_ptr;
 }
 
 static int add_segments(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	(void)arg;
+	if (nobjs == 0 && !loader_debug)
+		find_loader_debug(info);
+	if (nobjs == capobjs)
+		objs = grow(objs, nobjs, &capobjs);
+	objs[nobjs++] = (struct object){info->dlpi_addr, info->dlpi_name, dyn_section(info)};
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
@@ -89,8 +133,30 @@ void roots_begin(void)
 
 void roots_snapshot(void)
 {
-	nsegs = 0;
+	nsegs = nobjs = 0;
 	dl_iterate_phdr(add_segments, NULL);
+}
+
+bool roots_snapshot_current(void)
+{
+	const struct loader_debug *ns = loader_debug;
+	if (!ns)
+		return true; /* no loader to ask: nothing is ever loaded */
+	for (const struct loader_debug *d = ns; d; d = d->base.r_version >= 2 ? d->r_next : NULL)
+		if (d->base.r_state != RT_CONSISTENT)
+			return false;
+	/* The snapshot lists the namespace gort is in: the base one unless
+	 * gort was itself dlmopen'ed. */
+	for (const struct loader_debug *d = ns; d; d = d->base.r_version >= 2 ? d->r_next : NULL) {
+		size_t i = 0;
+		const struct link_map *l = d->base.r_map;
+		for (; l && i < nobjs; l = l->l_next, i++)
+			if (l->l_addr != objs[i].addr || l->l_name != objs[i].name || l->l_ld != objs[i].dynamic)
+				break;
+		if (!l && i == nobjs)
+			return true;
+	}
+	return false;
 }
 
 void roots_end(void)
@@ -244,48 +310,20 @@ void roots_fork_unlock(bool child)
 	memcpy(&dl_lock, &fresh, sizeof fresh);
 }
 
-/* --- dlopen / dlclose, held off while the collector looks at segments. */
+/* --- The runtime's own dlopen and dlclose (see the top of the file). */
 
-typedef int (*dlclose_fn)(void *);
-
-/* glibc's own names, found when dlsym cannot look past us (static link). */
-extern void *__dlopen(const char *, int) __attribute__((weak));
-extern int __dlclose(void *) __attribute__((weak));
-
-GORT_EXPORT void *dlopen(const char *file, int mode)
+void *roots_dlopen(const char *file, int mode)
 {
-	static dlopen_fn real;
-	dlopen_fn f = load_acquire(&real);
-	if (!f) {
-		f = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
-		if (!f)
-			f = __dlopen;
-		if (!f)
-			gort_throw("runtime: cannot find the real dlopen");
-		store_release(&real, f);
-	}
 	pthread_mutex_lock(&dl_lock);
-	void *h = dl_open_as_caller(f, __builtin_return_address(0), file, mode);
+	void *h = dlopen(file, mode);
 	pthread_mutex_unlock(&dl_lock);
-	if (h)
-		heapprofile_note_dlopen();
 	return h;
 }
 
-GORT_EXPORT int dlclose(void *handle)
+int roots_dlclose(void *handle)
 {
-	static dlclose_fn real;
-	dlclose_fn f = load_acquire(&real);
-	if (!f) {
-		f = (dlclose_fn)dlsym(RTLD_NEXT, "dlclose");
-		if (!f)
-			f = __dlclose;
-		if (!f)
-			gort_throw("runtime: cannot find the real dlclose");
-		store_release(&real, f);
-	}
 	pthread_mutex_lock(&dl_lock);
-	int r = f(handle);
+	int r = dlclose(handle);
 	pthread_mutex_unlock(&dl_lock);
 	return r;
 }

@@ -8,6 +8,7 @@
 #include "atomic.h"
 #include "os.h"
 #include "check.h"
+#include "mgc.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -24,7 +25,7 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load(void)
 {
-	void *h = dlopen(zload_soname, RTLD_NOW | RTLD_LOCAL);
+	void *h = roots_dlopen(zload_soname, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		const char *why = dlerror();
 		print_str("gort: zlib unavailable (");
@@ -40,7 +41,7 @@ static void load(void)
 	}
 	print_str("gort: libz.so.1 lacks a deflate or inflate entry point: profiles are written uncompressed\n");
 	print_flush();
-	dlclose(h);
+	roots_dlclose(h);
 }
 
 const struct zlib_api *zload(void)

@@ -247,9 +247,10 @@ fi
 # Sampling where the profile can be read (Go's disableMemoryProfiling): a
 # program that binds none of gort's profile API samples nothing, unless
 # GORTHEAPPROFILE or GORTDEBUG=memprofilerate asks; a library dlopen'ed
-# later that binds the API turns sampling on, and so does a profile written
-# (through dlsym: empty, with a note).  python3 reads the rate through
-# ctypes (dlsym: no binding of its own).
+# later that binds the API turns sampling on (the page heap notices the
+# load as it carves its next span: python3 allocates 20 MB before it looks),
+# and so does a profile written (through dlsym: empty, with a note).
+# python3 reads the rate through ctypes (dlsym: no binding of its own).
 if ! have python3 || ! have gcc; then
 	skip "sampling only where readable" "python3 or gcc not installed"
 else
@@ -268,6 +269,7 @@ if len(sys.argv) > 1 and sys.argv[1] == "write":
     w(b"/dev/null")
 elif len(sys.argv) > 1:
     ctypes.CDLL(sys.argv[1])
+    keep = [bytes(1000 + i % 3000) for i in range(10000)]
 print(before, rate())
 PY
 	r_plain=$(LD_PRELOAD=$lib python3 "$work/rate.py")
@@ -286,8 +288,9 @@ PY
 	fi
 fi
 
-# dlopen searches as its caller would: gort interposes dlopen, and glibc's
-# reads its caller from the return address.  A program whose RUNPATH names
+# dlopen searches as its caller would (glibc's reads its caller from the
+# return address: a malloc that wrapped dlopen would change what is found;
+# gort does not wrap it, and these keep it so).  A program whose RUNPATH names
 # its plugin directory, a library whose RUNPATH names another, $ORIGIN and
 # ${ORIGIN}, a name already loaded from elsewhere (the loaded one wins),
 # LD_LIBRARY_PATH before RUNPATH, and a name found nowhere (same error).

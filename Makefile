@@ -114,6 +114,12 @@ $(O)/tests/malloc/skip:
 	printf '#!/bin/sh\necho "--- SKIP: tests/malloc (BUILD=$(BUILD): the sanitizer replaces malloc itself)"\n' > $@
 	chmod +x $@
 
+# stress_dlopen's library (a data segment to hold roots), beside the helpers.
+$(O)/tests/stress/stress_dlopen: $(O)/progs/librootplug.so
+$(O)/progs/librootplug.so: tests/stress/plugin/rootplug.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -shared -fPIC -o $@ $<
+
 # Helper programs for test_programs (outside tests/, which run.sh runs).
 $(O)/progs/%: tests/malloc/progs/%.cc
 	@mkdir -p $(dir $@)

@@ -15,6 +15,10 @@
  * replaced ones are finalized.  A collection that scanned an unmapped
  * segment would kill the program; one that skipped a segment it should
  * have scanned would free a live object (poisoned by gcpoison).
+ * First, on its own: a library's data segment is a root while the library
+ * is loaded (objects whose only pointers are in its globals survive
+ * collections intact) and stops being one when it is unloaded (they are
+ * finalized).
  */
 #include "gort.h"
 #include "testing.h"
@@ -59,6 +63,91 @@ static void on_final(void *obj, void *arg)
 	(void)arg;
 	__atomic_fetch_add(&finalized, 1, __ATOMIC_RELAXED);
 }
+
+/* --- A loaded library's globals as roots */
+
+#define PLUG_OBJS 64
+static uintptr_t plug_hidden[PLUG_OBJS]; /* hidden: no root of their own */
+static unsigned long plug_finalized;
+
+static void on_plug_final(void *obj, void *arg)
+{
+	(void)obj;
+	(void)arg;
+	__atomic_fetch_add(&plug_finalized, 1, __ATOMIC_RELAXED);
+}
+
+/* The plugin sits beside the test programs: build/MODE/progs. */
+static void plug_path(char *buf, size_t cap)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+	buf[n > 0 ? n : 0] = 0;
+	char *cut = strstr(buf, "/tests/stress/");
+	if (cut)
+		*cut = 0;
+	strncat(buf, "/progs/librootplug.so", cap - strlen(buf) - 1);
+}
+
+static NOINLINE void plug_fill(void (*set)(int, void *))
+{
+	for (int i = 0; i < PLUG_OBJS; i++) {
+		unsigned char *p = gort_alloc(OBJ_BYTES, GORT_NOSCAN);
+		fill(p, (uint32_t)i + 1000);
+		set(i, p);
+		plug_hidden[i] = hide(p);
+	}
+}
+
+/* Only once they have been checked: an object with a finalizer outlives
+ * its last root by a cycle (its finalizer's argument), and would read
+ * intact either way. */
+static NOINLINE void plug_set_finalizers(void)
+{
+	for (int i = 0; i < PLUG_OBJS; i++)
+		gort_set_finalizer(unhide(plug_hidden[i]), on_plug_final, NULL);
+}
+
+static NOINLINE int plug_intact(void *(*get)(int))
+{
+	int ok = 0;
+	for (int i = 0; i < PLUG_OBJS; i++)
+		ok += get(i) == unhide(plug_hidden[i]) && intact(get(i), (uint32_t)i + 1000);
+	return ok;
+}
+
+static void test_library_globals_are_roots(void)
+{
+	char path[4096];
+	plug_path(path, sizeof path);
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	CHECKF(h != NULL, "dlopen %s: %s", path, dlerror());
+	if (!h)
+		return;
+	void (*set)(int, void *) = (void (*)(int, void *))dlsym(h, "rootplug_set");
+	void *(*get)(int) = (void *(*)(int))dlsym(h, "rootplug_get");
+	REQUIRE(set && get);
+	plug_fill(set);
+	for (int r = 0; r < 3; r++) {
+		wipe_stack();
+		gort_gc();
+		for (int j = 0; j < 200; j++) /* the freed slots, if any, taken again */
+			memset(gort_alloc(OBJ_BYTES, GORT_NOSCAN), 0x11, OBJ_BYTES);
+	}
+	CHECKF(plug_intact(get) == PLUG_OBJS, "only %d of %d objects held by the library's globals survived",
+	       plug_intact(get), PLUG_OBJS);
+	plug_set_finalizers();
+	dlclose(h);
+	for (int r = 0; r < 300 && __atomic_load_n(&plug_finalized, __ATOMIC_RELAXED) < PLUG_OBJS; r++) {
+		wipe_stack();
+		gort_gc();
+		usleep(10000);
+	}
+	CHECKF(__atomic_load_n(&plug_finalized, __ATOMIC_RELAXED) == PLUG_OBJS,
+	       "after dlclose, %lu of %d objects the library held were finalized",
+	       __atomic_load_n(&plug_finalized, __ATOMIC_RELAXED), PLUG_OBJS);
+}
+
+/* --- Collections while other threads load and unload */
 
 static void *loader(void *arg)
 {
@@ -143,11 +232,13 @@ int main(int argc, char **argv)
 	 * every object the loader allocates in one thread and frees in the
 	 * other is reported, and its own dlopen interceptor takes locks a
 	 * thread stopped for a collection may hold. */
-	printf("--- SKIP: test_collect_while_loading (ThreadSanitizer cannot see the dynamic loader's locks)\n");
+	printf("--- SKIP: test_library_globals_are_roots, test_collect_while_loading (ThreadSanitizer cannot see "
+	       "the dynamic loader's locks)\n");
 	return 0;
 #endif
 	reexec_with(argv, "gcpoison=1");
 	alarm(300);
+	RUN(test_library_globals_are_roots);
 	RUN(test_collect_while_loading);
 	TEST_EXIT();
 }

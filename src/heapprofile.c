@@ -57,7 +57,6 @@
  * page heap looks again when objects have been loaded since (mprof.h).
  * Atomic. */
 int heapprofile_gate_off;
-#define gate_off heapprofile_gate_off
 /* The loader's count of objects ever loaded, at the last look (atomic). */
 static unsigned long long gate_adds;
 
@@ -66,7 +65,7 @@ long gort_set_mem_profile_rate(long rate)
 	mheap_init();
 	if (rate < 0)
 		return load_relaxed(&mprof_rate);
-	store_relaxed(&gate_off, 0); /* the program's own choice */
+	store_relaxed(&heapprofile_gate_off, 0); /* the program's own choice */
 	long prev = __atomic_exchange_n(&mprof_rate, rate, __ATOMIC_RELAXED);
 	/* Every thread draws its next sample at the new rate at once. */
 	mcache_reset_samples();
@@ -170,7 +169,7 @@ static void gate_open(void);
  * starts now, and the note says so (once). */
 static void note_gated(void)
 {
-	if (!load_relaxed(&gate_off) || !__atomic_exchange_n(&gate_off, 0, __ATOMIC_RELAXED))
+	if (!load_relaxed(&heapprofile_gate_off) || !__atomic_exchange_n(&heapprofile_gate_off, 0, __ATOMIC_RELAXED))
 		return; /* on, or another thread's profile turned it on */
 	gate_open();
 	print_str("gort: heap profile: sampling was off (nothing loaded binds gort's profile API and GORTHEAPPROFILE "
@@ -471,7 +470,7 @@ static void gate_init(bool env_profile)
 	if (load_relaxed(&debug.memprofilerate) >= 0 || env_profile || profile_readable())
 		return;
 	store_relaxed(&gate_adds, loader_adds());
-	store_relaxed(&gate_off, 1);
+	store_relaxed(&heapprofile_gate_off, 1);
 	__atomic_store_n(&mprof_rate, 0, __ATOMIC_RELAXED);
 	mcache_reset_samples();
 }
@@ -483,7 +482,7 @@ static void gate_open(void)
 	if (__atomic_compare_exchange_n(&mprof_rate, &expect, (long)MPROF_DEFAULT_RATE, false, __ATOMIC_RELAXED,
 					__ATOMIC_RELAXED))
 		mcache_reset_samples();
-	store_relaxed(&gate_off, 0);
+	store_relaxed(&heapprofile_gate_off, 0);
 }
 
 void heapprofile_gate_look(void)

@@ -16,7 +16,9 @@
  * (mgc.c).  A registered thread cannot unload anything while the world is
  * stopped; the runtime's own threads, which are never stopped, load and
  * unload only through roots_dlopen/roots_dlclose, under dl_lock, which a
- * cycle holds throughout.
+ * cycle holds throughout.  Not covered: a thread gort does not know of
+ * (not registered), whose stack is not scanned either, and a static
+ * program, which has no DT_DEBUG and is not checked.
  * The table of extra ranges is guarded by roots_lock (a critical-section
  * lock: the collector takes it with the world stopped).
  */
@@ -96,9 +98,7 @@ static void *grow_table(void *old, size_t n, size_t *cap, size_t elem)
 /* The program's DT_DEBUG entry, which the loader points at its r_debug.
  * Not the symbol _r_debug: a reference from gort, linked into a program,
  * would give the program a copy of it (a copy relocation), which the
- * loader never updates, and hand every other reader that stale copy.
- * (A program without DT_DEBUG, which no copy relocation can have made one
- * of, is asked through dlsym: roots_snapshot.) */
+ * loader never updates, and hand every other reader that stale copy. */
 static void find_loader_debug(const struct dl_phdr_info *info)
 {
 	for (const ElfW(Dyn) *d = dyn_section(info); d && d->d_tag != DT_NULL; d++)
@@ -136,18 +136,13 @@ void roots_snapshot(void)
 {
 	nsegs = nobjs = 0;
 	dl_iterate_phdr(add_segments, NULL);
-	static bool asked;
-	if (!loader_debug && !asked) { /* once; not from the callback, under the loader's lock */
-		asked = true;
-		loader_debug = dlsym(RTLD_DEFAULT, "_r_debug");
-	}
 }
 
 bool roots_snapshot_current(void)
 {
 	const struct loader_debug *ns = loader_debug;
 	if (!ns)
-		return true; /* no loader to ask (a static program) */
+		return true; /* no DT_DEBUG: a static program (see the top) */
 	for (const struct loader_debug *d = ns; d; d = d->base.r_version >= 2 ? d->r_next : NULL)
 		if (d->base.r_state != RT_CONSISTENT)
 			return false;

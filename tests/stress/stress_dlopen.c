@@ -1,24 +1,23 @@
 /*
- * stress_dlopen.c: collections while other threads load and unload
- * libraries, against a shadow of what must survive.
+ * stress_dlopen.c: collections and a loader at work, against a shadow of
+ * what must survive.
  *
  * gort does not wrap dlopen: the collector lists the loaded objects'
  * writable segments before it stops the world, then checks the list
  * against the loader's own (r_debug) with the world stopped, and starts
- * over if a load or unload got in between (roots.c).  Scanning the
- * segments of a library unmapped after the listing would fault.  Two
- * threads dlopen and dlclose small glibc libraries as fast as they can,
- * their handles kept in GC-heap objects reachable only from a global
- * table; the main thread, holding a table of patterned objects (the
- * shadow: which are live, what each holds), replaces some, forces
- * collections and checks that every live object is intact and that the
- * replaced ones are finalized.  A collection that scanned an unmapped
- * segment would kill the program; one that skipped a segment it should
- * have scanned would free a live object (poisoned by gcpoison).
- * First, on its own: a library's data segment is a root while the library
- * is loaded (objects whose only pointers are in its globals survive
- * collections intact) and stops being one when it is unloaded (they are
- * finalized).
+ * over if a load or unload got in between (roots.c).
+ *   library_globals_are_roots: objects whose only pointers are in a
+ *     dlopen'ed library's globals (tests/stress/plugin) survive
+ *     collections intact (gcpoison would show a freed one), and are
+ *     finalized once the library is unloaded.
+ *   collect_while_loading: two threads dlopen and dlclose small glibc
+ *     libraries as fast as they can (their handles in GC objects) while
+ *     the main thread, holding a table of patterned objects (the shadow:
+ *     which are live, what each holds), replaces some, forces 300
+ *     collections and checks that every live object is intact and the
+ *     replaced ones are finalized.  A collection that scanned the
+ *     segments of a library unmapped after the listing would kill the
+ *     program (it does, every run, without the check).
  */
 #include "gort.h"
 #include "testing.h"

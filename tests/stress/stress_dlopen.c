@@ -9,7 +9,8 @@
  *   library_globals_are_roots: objects whose only pointers are in a
  *     dlopen'ed library's globals (tests/stress/plugin) survive
  *     collections intact (gcpoison would show a freed one), and are
- *     finalized once the library is unloaded.
+ *     finalized once the library is unloaded (all but the few a
+ *     conservative root may pin).
  *   collect_while_loading: two threads dlopen and dlclose small glibc
  *     libraries as fast as they can (their handles in GC objects) while
  *     the main thread, holding a table of patterned objects (the shadow:
@@ -136,12 +137,18 @@ static void test_library_globals_are_roots(void)
 	       plug_intact(get), PLUG_OBJS);
 	plug_set_finalizers();
 	dlclose(h);
+	/* Conservative roots may pin one or two of them (an ASan run kept one
+	 * of 64 through 300 collections); a library still scanned after
+	 * dlclose would fault or keep them all. */
+	enum { PLUG_MAY_PIN = 4 };
 	for (int r = 0; r < 300 && __atomic_load_n(&plug_finalized, __ATOMIC_RELAXED) < PLUG_OBJS; r++) {
 		wipe_stack();
 		gort_gc();
 		usleep(10000);
+		if (r >= 50 && __atomic_load_n(&plug_finalized, __ATOMIC_RELAXED) >= PLUG_OBJS - PLUG_MAY_PIN)
+			break;
 	}
-	CHECKF(__atomic_load_n(&plug_finalized, __ATOMIC_RELAXED) == PLUG_OBJS,
+	CHECKF(__atomic_load_n(&plug_finalized, __ATOMIC_RELAXED) >= PLUG_OBJS - PLUG_MAY_PIN,
 	       "after dlclose, %lu of %d objects the library held were finalized",
 	       __atomic_load_n(&plug_finalized, __ATOMIC_RELAXED), PLUG_OBJS);
 }

@@ -66,7 +66,7 @@ ifneq ($(filter asan tsan,$(BUILD)),)
 TEST_BINS += $(O)/tests/malloc/skip
 else
 TEST_BINS += $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/malloc/*.c))
-TEST_BINS += $(O)/tests/malloc/test_programs $(O)/progs/cxx_threads $(O)/progs/main_exit
+TEST_BINS += $(O)/tests/malloc/test_programs $(O)/progs/cxx_threads $(O)/progs/main_exit $(O)/progs/aslimit
 endif
 CXX ?= g++
 

@@ -3,7 +3,10 @@
  *
  * Arenas are reserved 64 MiB-aligned, first at Go's hint addresses
  * (0x00c000000000 upward, so heap pointers are easy to recognise in a
- * debugger) and otherwise wherever the kernel has room.  Arena metadata and
+ * debugger) and otherwise wherever the kernel has room.  Under an
+ * address-space limit the heap stays in a window at the first hint and is
+ * mapped 4 MiB at a time (arena.h), each step exactly where the last one
+ * ended unless something else is mapped there.  Arena metadata and
  * index blocks come from os_alloc: they are never freed, so a lock-free
  * reader can never see them disappear.  Writers hold the heap lock.
  */
@@ -22,9 +25,47 @@ heaparena **arena_l1[1 << ARENA_L1_BITS];
 #endif
 GORT_NOSCAN_DATA uintptr_t arena_heap_lo, arena_heap_hi; /* heap lock; read racily as a filter */
 
-GORT_NOSCAN_DATA static uintptr_t arena_hint = (uintptr_t)0x00c0 << 32;
+#define ARENA_FIRST_HINT ((uintptr_t)0x00c0 << 32)
+GORT_NOSCAN_DATA static uintptr_t arena_hint = ARENA_FIRST_HINT;
 static uintptr_t heap_mapped_bytes;
 static uintptr_t meta_bytes;
+static uintptr_t window_hi; /* 0, or the end of the window the heap keeps to */
+
+void arena_init(uintptr_t *lo, uintptr_t *hi)
+{
+	uint64_t limit = os_address_space_limit();
+	if (limit && limit < ARENA_WINDOW_BYTES) {
+		window_hi = ARENA_FIRST_HINT + ARENA_WINDOW_BYTES;
+		*lo = ARENA_FIRST_HINT;
+		*hi = window_hi;
+	} else {
+		*lo = 0;
+		*hi = (uintptr_t)1 << HEAP_ADDR_BITS;
+	}
+}
+
+uintptr_t arena_grow_unit(void)
+{
+	return window_hi ? ARENA_STEP_BYTES : ARENA_BYTES;
+}
+
+/* In the window: the next bytes at the hint, or past whatever is mapped
+ * there; 0 when the window is used up or the kernel has no room. */
+static uintptr_t window_grow(uintptr_t bytes)
+{
+	while (arena_hint + bytes <= window_hi) {
+		bool no_room;
+		if (os_map_exact((void *)arena_hint, bytes, &no_room)) {
+			arena_hint += bytes;
+			return arena_hint - bytes;
+		}
+		if (no_room)
+			return 0;
+		/* Another mapping is in the way: try the next arena. */
+		arena_hint = align_up(arena_hint + 1, ARENA_BYTES);
+	}
+	return 0;
+}
 
 static bool arena_register(uintptr_t base)
 {
@@ -53,9 +94,13 @@ static bool arena_register(uintptr_t base)
 
 uintptr_t arena_grow(uintptr_t bytes)
 {
-	GORT_ASSERT(1, bytes % ARENA_BYTES == 0);
+	GORT_ASSERT(1, bytes % arena_grow_unit() == 0);
 	uintptr_t base = 0;
-	if (arena_hint) {
+	if (window_hi) {
+		base = window_grow(bytes);
+		if (!base)
+			return 0;
+	} else if (arena_hint) {
 		void *p = os_reserve((void *)arena_hint, bytes);
 		if (p == (void *)arena_hint) {
 			base = arena_hint;
@@ -68,29 +113,47 @@ uintptr_t arena_grow(uintptr_t bytes)
 			arena_hint = 0; /* the hint region is taken: stop trying */
 		}
 	}
-	if (!base) {
-		void *p = os_reserve_aligned(bytes, ARENA_BYTES);
-		if (!p)
+	if (!window_hi) {
+		if (!base) {
+			void *p = os_reserve_aligned(bytes, ARENA_BYTES);
+			if (!p)
+				return 0;
+			base = (uintptr_t)p;
+		}
+		if ((base + bytes - 1) >> HEAP_ADDR_BITS) {
+			os_free((void *)base, bytes);
 			return 0;
-		base = (uintptr_t)p;
+		}
+		if (!os_map((void *)base, bytes)) {
+			os_free((void *)base, bytes);
+			return 0;
+		}
 	}
-	if ((base + bytes - 1) >> HEAP_ADDR_BITS) {
-		os_free((void *)base, bytes);
-		return 0;
-	}
-	if (!os_map((void *)base, bytes)) {
-		os_free((void *)base, bytes);
-		return 0;
-	}
-	for (uintptr_t a = base; a < base + bytes; a += ARENA_BYTES)
-		if (!arena_register(a))
+	for (uintptr_t a = align_down(base, ARENA_BYTES); a < base + bytes; a += ARENA_BYTES) {
+		if (arena_register(a))
+			continue;
+		if (!window_hi)
 			gort_throw("runtime: cannot allocate arena metadata");
+		/* Limited address space: out of memory, not a fatal error.
+		 * Records already made stay (they are never freed). */
+		os_free((void *)base, bytes);
+		arena_hint = base;
+		return 0;
+	}
 	heap_mapped_bytes += bytes;
 	if (!arena_heap_lo || base < arena_heap_lo)
 		store_relaxed(&arena_heap_lo, base);
 	if (base + bytes > arena_heap_hi)
 		store_relaxed(&arena_heap_hi, base + bytes);
 	return base;
+}
+
+void arena_ungrow(uintptr_t base, uintptr_t bytes)
+{
+	os_free((void *)base, bytes);
+	heap_mapped_bytes -= bytes;
+	if (window_hi && base + bytes == arena_hint)
+		arena_hint = base;
 }
 
 void arena_set_spans(mspan *s)

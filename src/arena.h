@@ -76,10 +76,26 @@ GORT_HIDDEN mspan *span_of_heap(uintptr_t p);
  * inside an allocated heap object.  Lock-free, O(1). */
 GORT_HIDDEN bool find_object(uintptr_t p, uintptr_t *base, mspan **sp, uint32_t *idx);
 
-/* Reserves and maps at least bytes (a multiple of ARENA_BYTES) of fresh,
- * 64 MiB-aligned address space and registers its arenas.  Heap lock held.
- * Returns the base, or 0 when the OS refuses. */
+/* Under an address-space limit (RLIMIT_AS) below this, the heap keeps to
+ * a window of this size at the first hint and grows ARENA_STEP_BYTES at a
+ * time instead of an arena at a time: a reservation of all the address
+ * space the page allocator could cover (~300 MiB) or a 64 MiB arena
+ * would take much of what a limited program may map. */
+#define ARENA_WINDOW_BYTES ((uintptr_t)64 << 30)
+#define ARENA_STEP_BYTES ((uintptr_t)4 << 20) /* one page-allocator chunk */
+
+/* Called once, by mheap_init before any growth: the heap addresses
+ * arenas may take, [*lo, *hi): all of them, or the window above. */
+GORT_HIDDEN void arena_init(uintptr_t *lo, uintptr_t *hi);
+/* What the heap grows by: ARENA_BYTES, or ARENA_STEP_BYTES in a window. */
+GORT_HIDDEN uintptr_t arena_grow_unit(void);
+/* Reserves and maps at least bytes (a multiple of arena_grow_unit()) of
+ * fresh address space aligned to that unit, and registers its arenas.
+ * Heap lock held.  Returns the base, or 0 when the OS refuses. */
 GORT_HIDDEN uintptr_t arena_grow(uintptr_t bytes);
+/* Unmaps what the last arena_grow returned, which the heap could not use
+ * (its page-allocator metadata could not be mapped).  Heap lock held. */
+GORT_HIDDEN void arena_ungrow(uintptr_t base, uintptr_t bytes);
 /* Points every page of s at s (release stores).  Caller owns those pages. */
 GORT_HIDDEN void arena_set_spans(mspan *s);
 /* The same for the pages of [p, end) only (a span grown in place). */

@@ -23,8 +23,37 @@ static pthread_mutex_t persistent_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *persistent_cur;
 static uintptr_t persistent_left;
 static uintptr_t persistent_sys;
+static char *persistent_spare; /* a chunk mapped ahead (persistent_reserve) */
 
-void *persistent_alloc(uintptr_t size, uintptr_t align)
+/* persistent_lock held: the next chunk, the spare if there is one. */
+static char *next_chunk(void)
+{
+	char *c = persistent_spare;
+	if (c) {
+		persistent_spare = NULL;
+		return c;
+	}
+	c = os_alloc(PERSISTENT_CHUNK_BYTES);
+	if (c)
+		__atomic_fetch_add(&persistent_sys, PERSISTENT_CHUNK_BYTES, __ATOMIC_RELAXED);
+	return c;
+}
+
+bool persistent_reserve(uintptr_t bytes)
+{
+	GORT_ASSERT(1, bytes <= PERSISTENT_CHUNK_BYTES);
+	mutex_lock(&persistent_lock);
+	bool ok = persistent_left >= bytes || persistent_spare;
+	if (!ok) {
+		persistent_spare = os_alloc(PERSISTENT_CHUNK_BYTES);
+		if ((ok = persistent_spare != NULL))
+			__atomic_fetch_add(&persistent_sys, PERSISTENT_CHUNK_BYTES, __ATOMIC_RELAXED);
+	}
+	mutex_unlock(&persistent_lock);
+	return ok;
+}
+
+void *persistent_try_alloc(uintptr_t size, uintptr_t align)
 {
 	if (align == 0)
 		align = 8;
@@ -32,25 +61,34 @@ void *persistent_alloc(uintptr_t size, uintptr_t align)
 	if (size >= PERSISTENT_DIRECT_BYTES) {
 		uintptr_t n = align_up(size, os_phys_page_bytes());
 		void *p = os_alloc(n);
-		if (!p)
-			gort_throw("runtime: cannot allocate memory for runtime metadata");
-		__atomic_fetch_add(&persistent_sys, n, __ATOMIC_RELAXED);
+		if (p)
+			__atomic_fetch_add(&persistent_sys, n, __ATOMIC_RELAXED);
 		return p;
 	}
 	mutex_lock(&persistent_lock);
 	uintptr_t pad = align_up((uintptr_t)persistent_cur, align) - (uintptr_t)persistent_cur;
 	if (!persistent_cur || pad + size > persistent_left) {
-		persistent_cur = os_alloc(PERSISTENT_CHUNK_BYTES);
-		if (!persistent_cur)
-			gort_throw("runtime: cannot allocate memory for runtime metadata");
+		char *chunk = next_chunk();
+		if (!chunk) { /* the old chunk stays, for smaller requests */
+			mutex_unlock(&persistent_lock);
+			return NULL;
+		}
+		persistent_cur = chunk;
 		persistent_left = PERSISTENT_CHUNK_BYTES;
-		__atomic_fetch_add(&persistent_sys, PERSISTENT_CHUNK_BYTES, __ATOMIC_RELAXED);
 		pad = 0;
 	}
 	void *p = persistent_cur + pad;
 	persistent_cur += pad + size;
 	persistent_left -= pad + size;
 	mutex_unlock(&persistent_lock);
+	return p;
+}
+
+void *persistent_alloc(uintptr_t size, uintptr_t align)
+{
+	void *p = persistent_try_alloc(size, align);
+	if (!p)
+		gort_throw("runtime: cannot allocate memory for runtime metadata");
 	return p;
 }
 
@@ -77,6 +115,14 @@ void fixalloc_init(fixalloc *f, uintptr_t size)
 
 void *fixalloc_alloc(fixalloc *f, bool zero)
 {
+	void *p = fixalloc_try_alloc(f, zero);
+	if (!p)
+		gort_throw("runtime: cannot allocate memory for runtime metadata");
+	return p;
+}
+
+void *fixalloc_try_alloc(fixalloc *f, bool zero)
+{
 	void *p;
 	if (f->list) {
 		p = f->list;
@@ -95,7 +141,10 @@ void *fixalloc_alloc(fixalloc *f, bool zero)
 				n = FIXALLOC_CHUNK_BYTES;
 			if (n < f->size)
 				n = f->size;
-			f->chunk = persistent_alloc(n, 64);
+			char *chunk = persistent_try_alloc(n, 64);
+			if (!chunk)
+				return NULL;
+			f->chunk = chunk;
 			f->nchunk = n;
 			f->sys += n;
 		}

@@ -14,6 +14,15 @@
 
 /* Zeroed, never freed; thread-safe.  Throws when the OS refuses memory. */
 GORT_HIDDEN void *persistent_alloc(uintptr_t size, uintptr_t align);
+/* The same, but NULL when the OS refuses (a caller that can fail softly:
+ * an allocation under an address-space limit). */
+GORT_HIDDEN void *persistent_try_alloc(uintptr_t size, uintptr_t align);
+/* Makes sure that the next bytes (at most 256 KiB) of persistent_alloc
+ * need no new memory from the OS, mapping a chunk ahead if need be; false
+ * when the OS refuses.  Under an address-space limit the heap calls this
+ * before it grows, so that its records still find room once the heap has
+ * taken all the process may map. */
+GORT_HIDDEN bool persistent_reserve(uintptr_t bytes);
 /* fork(): hold and release persistent_lock around the fork (fork.c). */
 GORT_HIDDEN void persistent_fork_lock(void);
 GORT_HIDDEN void persistent_fork_unlock(void);
@@ -30,8 +39,11 @@ typedef struct fixalloc {
 } fixalloc;
 
 GORT_HIDDEN void fixalloc_init(fixalloc *f, uintptr_t size);
-/* A record; zeroed when fresh, or when zero is set. The caller holds f's lock. */
+/* A record; zeroed when fresh, or when zero is set. The caller holds f's
+ * lock.  Throws when the OS refuses memory; fixalloc_try_alloc returns
+ * NULL instead. */
 GORT_HIDDEN void *fixalloc_alloc(fixalloc *f, bool zero);
+GORT_HIDDEN void *fixalloc_try_alloc(fixalloc *f, bool zero);
 GORT_HIDDEN void fixalloc_free(fixalloc *f, void *p);
 
 #endif

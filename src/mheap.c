@@ -4,9 +4,12 @@
  * Spans are carved from the page allocator under mheap_.lock; the span
  * record is initialised and published after the lock is dropped, since the
  * pages are then exclusively the caller's.  The heap grows a whole number
- * of 64 MiB arenas at a time; fresh pages come from the kernel zeroed and
- * are handed to the page allocator as "scavenged", which is how a span
- * knows it need not clear them (needzero).  From Go's mheap.go.
+ * of 64 MiB arenas at a time (4 MiB steps under an address-space limit,
+ * arena.h); fresh pages come from the kernel zeroed and are handed to the
+ * page allocator as "scavenged", which is how a span knows it need not
+ * clear them (needzero).  From Go's mheap.go.  When the heap can neither
+ * find pages nor grow, a manual span waits for one reclaim pass before
+ * the allocation fails (reclaim_for_room).
  */
 #include "crit.h"
 #include "mheap.h"
@@ -56,7 +59,9 @@ static void heap_init_once(void)
 		pacer_init_limit(limit);
 	if (debug.memprofilerate >= 0)
 		store_relaxed(&mprof_rate, (long)debug.memprofilerate);
-	pagealloc_init(&mheap_.pages);
+	uintptr_t lo, hi;
+	arena_init(&lo, &hi);
+	pagealloc_init(&mheap_.pages, lo, hi);
 	for (unsigned b = 0; b < MSPAN_BUCKETS; b++)
 		/* Sizes in whole cache lines keep records line-aligned. */
 		fixalloc_init(&mheap_.spanalloc[b],
@@ -95,15 +100,27 @@ static unsigned bucket_for(uint32_t nelems)
 	return b;
 }
 
-/* Adds enough arenas for npages.  Heap lock held. */
+_Static_assert(ARENA_STEP_BYTES == PA_CHUNK_BYTES, "the heap grows by whole page-allocator chunks");
+/* Records for a step's worth of one-page spans (512 of ~150 bytes), with room to spare. */
+#define GROW_RECORD_RESERVE ((uintptr_t)128 << 10)
+
+/* Adds enough address space for npages.  Heap lock held. */
 static bool mheap_grow_locked(uintptr_t npages)
 {
-	uintptr_t bytes = align_up(npages * PAGE_BYTES, ARENA_BYTES);
+	uintptr_t bytes = align_up(npages * PAGE_BYTES, arena_grow_unit());
+	/* Under an address-space limit, room for span records first: the
+	 * growth that fills the space must not leave none for them. */
+	if (arena_grow_unit() < ARENA_BYTES && !persistent_reserve(GROW_RECORD_RESERVE))
+		return false;
 	uintptr_t base = arena_grow(bytes);
 	if (!base)
 		return false;
-	if (!pagealloc_grow(&mheap_.pages, base, bytes))
-		gort_throw("runtime: cannot map page allocator metadata");
+	if (!pagealloc_grow(&mheap_.pages, base, bytes)) {
+		/* Its metadata could not be mapped: the process is out of
+		 * address space or memory, which a limited one may well be. */
+		arena_ungrow(base, bytes);
+		return false;
+	}
 	return true;
 }
 
@@ -149,6 +166,38 @@ static uintptr_t limit_overage_locked(void)
 	return ready > (uint64_t)limit ? (uintptr_t)(ready - (uint64_t)limit) : 0;
 }
 
+/* A span record of bucket *b, or when the OS has no memory for a new one
+ * (an address-space limit reached), a free record of a bigger bucket,
+ * which holds any smaller one; *b is set to the bucket it came from, where
+ * it goes back.  NULL if there is none.  Heap lock held. */
+static mspan *span_record_locked(unsigned *b)
+{
+	mspan *s = fixalloc_try_alloc(&mheap_.spanalloc[*b], false);
+	for (unsigned bb = *b + 1; !s && bb < MSPAN_BUCKETS; bb++) {
+		if (mheap_.spanalloc[bb].list) {
+			s = fixalloc_alloc(&mheap_.spanalloc[bb], false);
+			*b = bb;
+		}
+	}
+	return s;
+}
+
+/* The heap has no free run and cannot grow (an address-space limit, say):
+ * spans emptied by frees may still be listed centrally, waiting for the
+ * scavenger's reclaim pass, so that pass runs now (after the one the
+ * scavenger may be running, which holds the lists it sweeps), and runs
+ * the scavenger holds while it releases them come back.  True when it is
+ * worth one more try.  Manual spans only, and not for the late cache,
+ * whose lock comes after reclaim_lock in the runtime's lock order. */
+static bool reclaim_for_room(unsigned kind)
+{
+	if (kind != SPAN_MANUAL || mcache_in_late_alloc())
+		return false;
+	reclaim_central_spans(false);
+	scavenge_wait_releases();
+	return true;
+}
+
 mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass, unsigned kind)
 {
 	uint32_t nelems = sizeclass ? span_nelems(sizeclass, npages) : 1;
@@ -158,11 +207,23 @@ mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass
 		heapprofile_gate_poll();
 	mutex_lock(&mheap_.lock);
 	uintptr_t base = pages_alloc_locked(npages, &scav);
-	if (!base) {
+	if (unlikely(!base)) {
+		mutex_unlock(&mheap_.lock);
+		if (!reclaim_for_room(kind))
+			return NULL;
+		mutex_lock(&mheap_.lock);
+		base = pages_alloc_locked(npages, &scav);
+		if (!base) {
+			mutex_unlock(&mheap_.lock);
+			return NULL;
+		}
+	}
+	mspan *s = span_record_locked(&b);
+	if (unlikely(!s)) { /* no memory for the record: as good as no pages */
+		pagealloc_free(&mheap_.pages, base, npages);
 		mutex_unlock(&mheap_.lock);
 		return NULL;
 	}
-	mspan *s = fixalloc_alloc(&mheap_.spanalloc[b], false);
 	mheap_.spans_inuse[sizeclass]++;
 	mheap_.slots_inuse[sizeclass] += nelems;
 	uintptr_t over = limit_overage_locked();
@@ -184,9 +245,16 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 		heapprofile_gate_poll();
 	mutex_lock(&mheap_.lock);
 	uintptr_t base = pages_alloc_locked(npages + extra, &scav);
-	if (!base) {
+	if (unlikely(!base)) {
 		mutex_unlock(&mheap_.lock);
-		return NULL;
+		if (!reclaim_for_room(kind))
+			return NULL;
+		mutex_lock(&mheap_.lock);
+		base = pages_alloc_locked(npages + extra, &scav);
+		if (!base) {
+			mutex_unlock(&mheap_.lock);
+			return NULL;
+		}
 	}
 	/* Give back the pages before and after the aligned run. */
 	uintptr_t aligned = align_up(base, align_bytes);
@@ -195,7 +263,13 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 		pagealloc_free(&mheap_.pages, base, head);
 	if (tail)
 		pagealloc_free(&mheap_.pages, aligned + npages * PAGE_BYTES, tail);
-	mspan *s = fixalloc_alloc(&mheap_.spanalloc[0], false);
+	unsigned b = 0;
+	mspan *s = span_record_locked(&b);
+	if (unlikely(!s)) {
+		pagealloc_free(&mheap_.pages, aligned, npages);
+		mutex_unlock(&mheap_.lock);
+		return NULL;
+	}
 	mheap_.spans_inuse[0]++;
 	mheap_.slots_inuse[0]++;
 	uintptr_t over = limit_overage_locked();
@@ -203,7 +277,7 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 	if (unlikely(over))
 		scavenge(over, true);
 	scavenger_kick();
-	s->bucket = 0;
+	s->bucket = (uint8_t)b;
 	return span_publish(s, aligned, npages, 0, kind == SPAN_MANUAL ? 1 : 0, kind,
 			    scav == npages + extra && load_relaxed(&debug.madvdontneed));
 }

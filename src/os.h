@@ -22,6 +22,14 @@ GORT_HIDDEN void *os_reserve(void *hint, uintptr_t n);
 GORT_HIDDEN void *os_reserve_aligned(uintptr_t n, uintptr_t align);
 /* Makes a reserved range readable and writable; false on failure. */
 GORT_HIDDEN bool os_map(void *p, uintptr_t n);
+/* Maps n fresh read-write bytes at exactly p, only if nothing is mapped
+ * anywhere in [p, p+n).  False otherwise, with *no_room set when the
+ * kernel refused for want of address space or memory (ENOMEM: RLIMIT_AS,
+ * say), clear when something else is mapped there. */
+GORT_HIDDEN bool os_map_exact(void *p, uintptr_t n, bool *no_room);
+/* The process's address-space limit (RLIMIT_AS, ulimit -v) in bytes, or 0
+ * when it has none.  Read once. */
+GORT_HIDDEN uint64_t os_address_space_limit(void);
 /* Zeroed, ready memory for metadata; NULL on failure. */
 GORT_HIDDEN void *os_alloc(uintptr_t n);
 GORT_HIDDEN void os_free(void *p, uintptr_t n);

@@ -57,6 +57,37 @@ bool os_map(void *p, uintptr_t n)
 	return q == p;
 }
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000 /* Linux 4.17; older kernels take it as a hint */
+#endif
+
+bool os_map_exact(void *p, uintptr_t n, bool *no_room)
+{
+	int saved = errno; /* a failed try is no error of the caller's */
+	void *q = mmap(p, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+		       -1, 0);
+	*no_room = q == MAP_FAILED && errno == ENOMEM;
+	errno = saved;
+	if (q == p)
+		return true;
+	if (q != MAP_FAILED) /* a kernel without the flag put it elsewhere */
+		munmap(q, n);
+	return false;
+}
+
+uint64_t os_address_space_limit(void)
+{
+	static uint64_t limit; /* atomic; UINT64_MAX until read (then 0 for none) */
+	static bool read;
+	if (load_acquire(&read))
+		return load_relaxed(&limit);
+	struct rlimit rl;
+	uint64_t l = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (uint64_t)rl.rlim_cur : 0;
+	store_relaxed(&limit, l);
+	store_release(&read, true);
+	return l;
+}
+
 void *os_alloc(uintptr_t n)
 {
 	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -28,10 +28,13 @@
  *  - free_pages / scav_pages / total_pages are exact.
  *
  * Metadata memory: one PROT_NONE reservation holds all summary levels and
- * the lower two levels of the scavenge index; the parts that cover a grown
- * range are mapped at growth, 64 KiB at a time, recorded in meta_mapped so
- * that a granule shared with an earlier range is never remapped (which
- * would zero it).  Chunk records come from os_alloc, 8192 at a time.
+ * the lower two levels of the scavenge index, for the whole address space
+ * or, under an address-space limit, for the window the heap may use (each
+ * array's pointer is biased so that it is indexed by chunk or entry
+ * number either way); the parts that cover a grown range are mapped at
+ * growth, 64 KiB at a time, recorded in meta_mapped so that a granule
+ * shared with an earlier range is never remapped (which would zero it).
+ * Chunk records come from os_alloc, 8192 at a time.
  */
 #include "pagealloc.h"
 #include "check.h"
@@ -192,19 +195,26 @@ GORT_INLINE pa_chunk *chunk_of(const pagealloc *pa, uintptr_t ci)
 
 /* ---- metadata mapping ---- */
 
-static uintptr_t sum_offset(unsigned l)
+/* Entries [*lo, *hi) of level l that a window of chunks [c0, c1) needs.
+ * Below the root whole 8-entry blocks are kept: a search reads all
+ * children of an entry it descends into. */
+static void level_window(unsigned l, uintptr_t c0, uintptr_t c1, uintptr_t *lo, uintptr_t *hi)
 {
-	uintptr_t off = 0;
-	for (unsigned k = 0; k < l; k++)
-		off += ((uintptr_t)1 << (PA_ROOT_LOG + k * PA_LEVEL_BITS)) * 8;
-	return off;
+	unsigned sh = LEVEL_CHUNKS_LOG(l);
+	*lo = c0 >> sh;
+	*hi = ((c1 - 1) >> sh) + 1;
+	if (l != 0) {
+		*lo = align_down(*lo, 8);
+		*hi = align_up(*hi, 8);
+	}
 }
 
-/* Maps the granules covering [lo, hi) of the metadata block that are not
- * mapped yet. */
-static bool meta_map(pagealloc *pa, uintptr_t lo, uintptr_t hi)
+/* Maps the granules covering [lo, hi) (addresses in the metadata block)
+ * that are not mapped yet. */
+static bool meta_map(pagealloc *pa, const void *lo, const void *hi)
 {
-	for (uintptr_t g = lo >> PA_GRANULE_SHIFT; g << PA_GRANULE_SHIFT < hi; g++) {
+	uintptr_t a = (uintptr_t)lo - (uintptr_t)pa->meta, b = (uintptr_t)hi - (uintptr_t)pa->meta;
+	for (uintptr_t g = a >> PA_GRANULE_SHIFT; g << PA_GRANULE_SHIFT < b; g++) {
 		uint64_t bit = (uint64_t)1 << (g & 63);
 		if (pa->meta_mapped[g >> 6] & bit)
 			continue;
@@ -221,23 +231,50 @@ static bool meta_is_mapped(const pagealloc *pa, const void *p)
 	return pa->meta_mapped[g >> 6] >> (g & 63) & 1;
 }
 
-void pagealloc_init(pagealloc *pa)
+/* A pointer that puts element lo of an array at p: entries are indexed by
+ * chunk (or summary) number whatever the window. */
+static uint64_t *biased(char *p, uintptr_t lo)
 {
-	pa->meta = os_reserve(NULL, PA_META_BYTES);
+	return (uint64_t *)((uintptr_t)p - lo * sizeof(uint64_t));
+}
+
+void pagealloc_init(pagealloc *pa, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t c0 = lo >> PA_CHUNK_SHIFT, c1 = hi >> PA_CHUNK_SHIFT;
+	if ((lo | hi) & (PA_CHUNK_BYTES - 1) || c0 >= c1 || c1 > (uintptr_t)1 << PA_CHUNKS_LOG)
+		gort_throw_addr("pagealloc: bad address window", lo);
+	pa->win_c0 = c0;
+	pa->win_c1 = c1;
+	/* The block: each summary level's slice of the window, then the scavenge
+	 * index's leaf and middle words.  The whole address space gives
+	 * PA_META_BYTES. */
+	uintptr_t off[PA_LEVELS + 2], elo[PA_LEVELS + 2], bytes = 0;
+	for (unsigned l = 0; l < PA_LEVELS; l++) {
+		uintptr_t ehi;
+		level_window(l, c0, c1, &elo[l], &ehi);
+		off[l] = bytes;
+		bytes += (ehi - elo[l]) * 8;
+	}
+	elo[PA_LEVELS] = c0 >> 6; /* leaf words */
+	off[PA_LEVELS] = bytes;
+	bytes += (((c1 - 1) >> 6) + 1 - elo[PA_LEVELS]) * 8;
+	elo[PA_LEVELS + 1] = c0 >> 12; /* middle words */
+	off[PA_LEVELS + 1] = bytes;
+	uintptr_t mid_bytes = (((c1 - 1) >> 12) + 1 - elo[PA_LEVELS + 1]) * 8;
+	bytes = align_up(bytes + mid_bytes, (uintptr_t)1 << PA_GRANULE_SHIFT);
+	GORT_ASSERT(1, bytes <= PA_META_BYTES);
+	pa->meta = os_reserve(NULL, bytes);
 	if (!pa->meta)
 		gort_throw("pagealloc: cannot reserve address space for its metadata "
-			   "(about 300 MiB on x86-64, 600 MiB on aarch64, never touched: "
-			   "is RLIMIT_AS, ulimit -v, below that?)");
+			   "(about 300 MiB on x86-64, 600 MiB on aarch64, never touched)");
 	for (unsigned l = 0; l < PA_LEVELS; l++)
-		pa->sum[l] = (uint64_t *)(pa->meta + sum_offset(l));
-	uintptr_t leaf_off = sum_offset(PA_LEVELS);
-	uintptr_t mid_off = leaf_off + ((uintptr_t)1 << (PA_CHUNKS_LOG - 3));
-	pa->sidx_leaf = (uint64_t *)(pa->meta + leaf_off);
-	pa->sidx_mid = (uint64_t *)(pa->meta + mid_off);
+		pa->sum[l] = biased(pa->meta + off[l], elo[l]);
+	pa->sidx_leaf = biased(pa->meta + off[PA_LEVELS], elo[PA_LEVELS]);
+	pa->sidx_mid = biased(pa->meta + off[PA_LEVELS + 1], elo[PA_LEVELS + 1]);
 	/* The root level is scanned between grown ranges, so all of it is
 	 * mapped; so is the small middle of the scavenge index. */
-	if (!meta_map(pa, 0, sum_offset(1)) ||
-	    !meta_map(pa, mid_off, mid_off + ((uintptr_t)1 << (PA_CHUNKS_LOG - 9))))
+	if (!meta_map(pa, pa->meta, pa->meta + off[1]) ||
+	    !meta_map(pa, pa->meta + off[PA_LEVELS + 1], pa->meta + off[PA_LEVELS + 1] + mid_bytes))
 		gort_throw("pagealloc: cannot map metadata");
 	pa->search_addr = 0;
 	pa->end = 0;
@@ -470,19 +507,17 @@ bool pagealloc_grow(pagealloc *pa, uintptr_t base, uintptr_t bytes)
 	if (unlikely(range_overlaps(pa, base, limit)))
 		gort_throw_addr("pagealloc: growth overlaps the heap", base);
 	uintptr_t c0 = base >> PA_CHUNK_SHIFT, c1 = limit >> PA_CHUNK_SHIFT;
+	if (unlikely(c0 < pa->win_c0 || c1 > pa->win_c1))
+		gort_throw_addr("pagealloc: growth outside the window its metadata covers", base);
 
-	/* Everything that can fail comes first, so a failure adds nothing.
-	 * Below the root, whole 8-entry blocks are mapped: a search reads all
-	 * children of an entry it descends into. */
+	/* Everything that can fail comes first, so a failure adds nothing. */
 	for (unsigned l = 1; l < PA_LEVELS; l++) {
-		unsigned sh = LEVEL_CHUNKS_LOG(l);
-		uintptr_t lo = align_down(c0 >> sh, 8), hi = align_up(((c1 - 1) >> sh) + 1, 8);
-		uintptr_t off = sum_offset(l);
-		if (!meta_map(pa, off + lo * 8, off + hi * 8))
+		uintptr_t lo, hi;
+		level_window(l, c0, c1, &lo, &hi);
+		if (!meta_map(pa, &pa->sum[l][lo], &pa->sum[l][hi]))
 			return false;
 	}
-	uintptr_t leaf_off = (uintptr_t)((char *)pa->sidx_leaf - pa->meta);
-	if (!meta_map(pa, leaf_off + (c0 >> 6) * 8, leaf_off + (((c1 - 1) >> 6) + 1) * 8))
+	if (!meta_map(pa, &pa->sidx_leaf[c0 >> 6], &pa->sidx_leaf[((c1 - 1) >> 6) + 1]))
 		return false;
 	for (uintptr_t b = c0 >> PA_CHUNKS_L2_LOG; b <= (c1 - 1) >> PA_CHUNKS_L2_LOG; b++) {
 		if (pa->chunks[b])
@@ -868,19 +903,19 @@ void pagealloc_check(pagealloc *pa)
 	/* Summaries, leaves upward.  Every mapped block next to a grown range
 	 * is checked: entries covering nothing grown must be 0. */
 	for (unsigned l = PA_LEVELS; l-- > 0;) {
-		unsigned lg = level_log_pages[l], csh = LEVEL_CHUNKS_LOG(l);
-		uintptr_t nidx = (uintptr_t)1 << (PA_ROOT_LOG + l * PA_LEVEL_BITS);
+		unsigned lg = level_log_pages[l];
 		uintptr_t next = 0; /* avoids rechecking blocks shared by ranges */
 		/* The root is wholly mapped and checked in one pass; below it,
 		 * the blocks each range mapped. */
 		uint32_t passes = l == 0 ? 1 : pa->nranges;
 		for (uint32_t r = 0; r < passes; r++) {
-			uintptr_t lo = 0, hi = nidx;
-			if (l != 0) {
-				uintptr_t c0 = pa->ranges[r].base >> PA_CHUNK_SHIFT;
-				uintptr_t c1 = pa->ranges[r].limit >> PA_CHUNK_SHIFT;
-				lo = max_uptr(align_down(c0 >> csh, 8), next);
-				hi = align_up(((c1 - 1) >> csh) + 1, 8);
+			uintptr_t lo, hi;
+			if (l == 0) {
+				level_window(0, pa->win_c0, pa->win_c1, &lo, &hi);
+			} else {
+				level_window(l, pa->ranges[r].base >> PA_CHUNK_SHIFT,
+					     pa->ranges[r].limit >> PA_CHUNK_SHIFT, &lo, &hi);
+				lo = max_uptr(lo, next);
 			}
 			for (uintptr_t i = lo; i < hi; i++) {
 				uint64_t want = 0;
@@ -910,9 +945,16 @@ void pagealloc_check(pagealloc *pa)
 
 	/* Index consistency: upper bits set exactly over nonzero words, and
 	 * leaf bits only for grown chunks. */
+	uintptr_t m0 = pa->win_c0 >> 12, m1 = ((pa->win_c1 - 1) >> 12) + 1;
+	uintptr_t w0 = pa->win_c0 >> 6, w1 = ((pa->win_c1 - 1) >> 6) + 1;
 	for (uintptr_t t = 0; t < ARRAY_LEN(pa->sidx_top); t++) {
 		for (uintptr_t m = t << 6; m < (t + 1) << 6; m++) {
 			bool mid_bit = pa->sidx_top[t] >> (m & 63) & 1;
+			if (m < m0 || m >= m1) {
+				if (mid_bit)
+					gort_throw_addr("pagealloc check: scavenge index top bit outside the window", m);
+				continue;
+			}
 			if (!mid_bit) {
 				if (pa->sidx_mid[m])
 					gort_throw_addr("pagealloc check: scavenge index middle word not in top", m);
@@ -922,6 +964,11 @@ void pagealloc_check(pagealloc *pa)
 				gort_throw_addr("pagealloc check: scavenge index top bit over empty word", m);
 			for (uintptr_t w = m << 6; w < (m + 1) << 6; w++) {
 				bool set = pa->sidx_mid[m] >> (w & 63) & 1;
+				if (w < w0 || w >= w1) {
+					if (set)
+						gort_throw_addr("pagealloc check: scavenge index middle bit outside the window", w);
+					continue;
+				}
 				if (set != (meta_is_mapped(pa, &pa->sidx_leaf[w]) && pa->sidx_leaf[w] != 0))
 					gort_throw_addr("pagealloc check: scavenge index middle bit wrong", w);
 				if (!set)

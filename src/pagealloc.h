@@ -31,7 +31,9 @@
 #define PA_ROOT_LOG (PA_CHUNKS_LOG - (PA_LEVELS - 1) * PA_LEVEL_BITS) /* 13 or 14 */
 
 /* Metadata is reserved in one block and mapped in granules of this size
- * (a multiple of any OS page size we run on). */
+ * (a multiple of any OS page size we run on).  PA_META_BYTES: the block
+ * for the whole address space; a window of it needs a slice of each
+ * level (pagealloc_init). */
 #define PA_GRANULE_SHIFT 16
 #define PA_META_BYTES                                                                      \
 	((((uintptr_t)1 << PA_ROOT_LOG) * 8) * 4681 /* summaries: 8^0 + .. + 8^4 */ +  \
@@ -58,6 +60,7 @@ typedef struct pagealloc {
 	uint64_t *sidx_leaf;      /* scavenge index: 1 bit per chunk, in meta */
 	uint64_t *sidx_mid;       /* 1 bit per nonzero sidx_leaf word, in meta */
 	char *meta;               /* the reserved metadata block */
+	uintptr_t win_c0, win_c1; /* the chunks it covers (all of them, or a window) */
 	pa_range *ranges;         /* grown ranges, sorted, adjacent ones merged */
 	uint32_t nranges, cap_ranges;
 	uint64_t meta_mapped[(PA_META_GRANULES + 63) / 64]; /* 1 = granule mapped */
@@ -65,8 +68,11 @@ typedef struct pagealloc {
 	pa_chunk *chunks[(uintptr_t)1 << PA_CHUNKS_L1_LOG]; /* L2 blocks from os_alloc */
 } pagealloc;
 
-/* pa is zero-initialised storage.  Reserves the metadata; throws on failure. */
-GORT_HIDDEN void pagealloc_init(pagealloc *pa);
+/* pa is zero-initialised storage.  Reserves the metadata for the heap
+ * addresses [lo, hi) (chunk-aligned; 0 and 1 << HEAP_ADDR_BITS for all of
+ * them: ~300 MiB of address space on x86-64, never touched but where the
+ * heap grows); throws on failure.  Growth must stay within [lo, hi). */
+GORT_HIDDEN void pagealloc_init(pagealloc *pa, uintptr_t lo, uintptr_t hi);
 /* Adds [base, base+bytes) (chunk-aligned, not overlapping earlier growth)
  * as free, scavenged pages.  False if metadata could not be mapped, in which
  * case nothing was added. */

@@ -439,18 +439,8 @@ void scavenge_fork_unlock(bool child)
 	}
 }
 
-void gort_free_os_memory(void)
+void scavenge_wait_releases(void)
 {
-	mheap_init();
-	/* As Go's debug.FreeOSMemory: collect first, when there is a
-	 * collected heap, so that its garbage's pages go back too. */
-	if (load_relaxed(&gc.heap_live) > 0)
-		gort_gc();
-	int64_t t0 = os_thread_cputime_ns();
-	mcache_release_all(mcache_tls);
-	release_idle_kept(true);
-	reclaim_central_spans(false);
-	uintptr_t released = scavenge(0, true);
 	/* A release by another thread (the scavenger's, or an allocation's
 	 * over the memory limit) may still hold a run: one madvise of at most
 	 * a few MiB.  Only runs taken before now are waited for, so releases
@@ -467,6 +457,21 @@ void gort_free_os_memory(void)
 		sched_yield();
 		mutex_lock(&mheap_.lock);
 	}
+}
+
+void gort_free_os_memory(void)
+{
+	mheap_init();
+	/* As Go's debug.FreeOSMemory: collect first, when there is a
+	 * collected heap, so that its garbage's pages go back too. */
+	if (load_relaxed(&gc.heap_live) > 0)
+		gort_gc();
+	int64_t t0 = os_thread_cputime_ns();
+	mcache_release_all(mcache_tls);
+	release_idle_kept(true);
+	reclaim_central_spans(false);
+	uintptr_t released = scavenge(0, true);
+	scavenge_wait_releases();
 	if (load_relaxed(&debug.scavtrace))
 		trace(released, os_thread_cputime_ns() - t0, true);
 }

@@ -31,6 +31,9 @@ GORT_HIDDEN uintptr_t scavenge(uintptr_t max_bytes, bool force);
 /* Sweeps the central lists, returning empty spans to the page heap; with
  * only_if_new, only lists that received spans since the last pass. */
 GORT_HIDDEN uintptr_t reclaim_central_spans(bool only_if_new);
+/* Waits until the runs other threads took to release before this call are
+ * back in the page heap (heap lock not held). */
+GORT_HIDDEN void scavenge_wait_releases(void);
 /* fork() (fork.c): reclaim_lock and start_lock are taken first, scav_lock
  * after the heap lock (it nests inside it). */
 GORT_HIDDEN void scavenge_fork_lock(void);

@@ -424,6 +424,7 @@ static pthread_create_fn real_pthread_create(void)
  * behaviour). */
 
 #define RUNTIME_THREADS_MAX 128
+#define RUNTIME_LIMITED_STACK_BYTES ((size_t)1 << 20) /* runtime threads' stacks under RLIMIT_AS */
 #define WATCH_MAX_MS 1000
 
 static struct {
@@ -576,6 +577,16 @@ static int create_runtime(pthread_t *t, void *(*fn)(void *), void *arg)
 	sigaddset(&block, SIG_SUSPEND);
 	sigaddset(&block, SIG_RESUME);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
+	/* Under an address-space limit, the default stack (RLIMIT_STACK, often
+	 * 8 MiB) would take a share of it per thread; none of the runtime's
+	 * threads needs that much. */
+	pthread_attr_t small, *attr = NULL;
+	if (os_address_space_limit() && pthread_attr_init(&small) == 0) {
+		if (pthread_attr_setstacksize(&small, RUNTIME_LIMITED_STACK_BYTES) == 0)
+			attr = &small;
+		else
+			pthread_attr_destroy(&small);
+	}
 	int r = -1;
 	for (unsigned i = 0; i < RUNTIME_THREADS_MAX && r < 0; i++) {
 		uint8_t expect = 0;
@@ -583,12 +594,14 @@ static int create_runtime(pthread_t *t, void *(*fn)(void *), void *arg)
 			continue;
 		rt_start[i].fn = fn;
 		rt_start[i].arg = arg;
-		r = real_pthread_create()(t, NULL, runtime_thread, (void *)(uintptr_t)i);
+		r = real_pthread_create()(t, attr, runtime_thread, (void *)(uintptr_t)i);
 		if (r != 0)
 			store_release(&rt_used[i], 0);
 	}
 	if (r < 0) /* every slot taken: an unrecorded thread (see above) */
-		r = real_pthread_create()(t, NULL, fn, arg);
+		r = real_pthread_create()(t, attr, fn, arg);
+	if (attr)
+		pthread_attr_destroy(attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
 }

@@ -215,6 +215,20 @@ else
 	skip "c++ threads" "$progs/cxx_threads not built (g++ missing: apt-get install g++)"
 fi
 
+# Under an address-space limit (ulimit -v, RLIMIT_AS) the heap keeps to a
+# small window and grows 4 MiB at a time: a program starts and runs in
+# 128 MiB, and one that allocates until malloc fails gets NULL and ENOMEM,
+# keeps every block intact and gets the space back when it frees them.
+same "python3 under ulimit -v 128 MiB" bash -c 'ulimit -v 131072 && exec python3 -c "
+import json
+d = {str(i): list(range(i % 50)) for i in range(40000)}
+print(len(json.dumps(d)))"'
+if [ -x "$progs/aslimit" ]; then
+	same "allocation until ENOMEM under ulimit -v 256 MiB" bash -c "ulimit -v 262144 && exec '$progs/aslimit'"
+else
+	skip "allocation until ENOMEM under ulimit -v" "$progs/aslimit not built (g++ missing: apt-get install g++)"
+fi
+
 # Main leaves by pthread_exit while its threads work on (the process ends
 # with its last thread although gort's scavenger is running by then); a
 # timeout that kills (such a process has no thread left to take SIGTERM),

@@ -45,6 +45,17 @@ static unsigned long op;
 static bool failed;
 static unsigned long n_alloc, n_alloc_fail, n_extend, n_extend_fail, n_take, n_cache;
 
+/* Everything above back to its start, for a second run in one process. */
+static void reset_state(void)
+{
+	nranges = nlive = ntaken = 0;
+	memset(caches, 0, sizeof caches);
+	exp_free = exp_scav = exp_total = 0;
+	op = 0;
+	failed = false;
+	n_alloc = n_alloc_fail = n_extend = n_extend_fail = n_take = n_cache = 0;
+}
+
 static uint64_t rnd(void)
 {
 	rng ^= rng >> 12;
@@ -439,13 +450,20 @@ static void do_cache_alloc(pagecache *c)
 	add_live(page_of(a), n);
 }
 
-static void stress(uint64_t seed, unsigned long nops)
+/* windowed: the allocator's metadata covers only the test's window (as
+ * under an address-space limit), not the whole address space; its ends are
+ * off the summary levels' 8-entry blocks (by 3 and 5 chunks), which the
+ * slices must still hold whole. */
+static void stress(uint64_t seed, unsigned long nops, bool windowed)
 {
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
 	shadow = calloc(WIN_PAGES, 1);
 	pa = os_alloc(sizeof(*pa));
 	REQUIRE(shadow && pa);
-	pagealloc_init(pa);
+	if (windowed)
+		pagealloc_init(pa, WIN_BASE - 3 * PA_CHUNK_BYTES, WIN_BASE + WIN_PAGES * PG + 5 * PA_CHUNK_BYTES);
+	else
+		pagealloc_init(pa, 0, (uintptr_t)1 << HEAP_ADDR_BITS);
 	grow_random(1);
 	for (op = 0; op < nops && !failed; op++) {
 		uintptr_t r = rndn(1000);
@@ -517,7 +535,13 @@ static unsigned long nops = 40000;
 
 static void stress_pagealloc(void)
 {
-	stress(seed, nops);
+	stress(seed, nops, false);
+}
+
+static void stress_pagealloc_window(void)
+{
+	reset_state();
+	stress(seed ^ 0x5bd1e995, nops, true);
 }
 
 int main(int argc, char **argv)
@@ -528,5 +552,6 @@ int main(int argc, char **argv)
 	printf("seed=%llu\n", (unsigned long long)seed);
 	fflush(stdout);
 	RUN(stress_pagealloc);
+	RUN(stress_pagealloc_window);
 	TEST_EXIT();
 }

@@ -26,7 +26,7 @@ static pagealloc *new_pa(void)
 		fprintf(stderr, "os_alloc failed\n");
 		exit(1);
 	}
-	pagealloc_init(pa);
+	pagealloc_init(pa, 0, (uintptr_t)1 << HEAP_ADDR_BITS);
 	pagealloc_check(pa);
 	return pa;
 }
@@ -442,6 +442,45 @@ static void test_bad_free_throws(void)
 	del_pa(pa);
 }
 
+static void grow_below_window(pagealloc *pa)
+{
+	pagealloc_grow(pa, FAKE - 4 * MiB, 8 * MiB);
+}
+
+static void grow_above_window(pagealloc *pa)
+{
+	pagealloc_grow(pa, FAKE + 20 * GiB, 4 * MiB);
+}
+
+/* Metadata for a window of addresses only (as under an address-space
+ * limit): runs at both ends of it, across a root entry's boundary inside
+ * it, and growth outside it refused loudly. */
+static void test_window(void)
+{
+	pagealloc *pa = os_alloc(sizeof(*pa));
+	REQUIRE(pa);
+	pagealloc_init(pa, FAKE, FAKE + 20 * GiB);
+	pagealloc_check(pa);
+	uintptr_t top = FAKE + 20 * GiB - 8 * MiB, mid = FAKE + 16 * GiB - 4 * MiB;
+	REQUIRE_GROW(pa, top, 8 * MiB);
+	CHECK(alloc_chk(pa, 3, NULL) == top);
+	REQUIRE_GROW(pa, FAKE, 4 * MiB);
+	CHECK(alloc_chk(pa, 512, NULL) == FAKE);
+	CHECK(alloc_chk(pa, 600, NULL) == top + 3 * PG);
+	REQUIRE_GROW(pa, mid, 8 * MiB); /* two chunks, one each side of 16 GiB */
+	CHECK(alloc_chk(pa, 1024, NULL) == mid);
+	free_chk(pa, mid + 100 * PG, 800);
+	CHECK(alloc_chk(pa, 700, NULL) == mid + 100 * PG);
+	uintptr_t b, n;
+	CHECK(pagealloc_scavenge_take(pa, 1024, &b, &n));
+	pagealloc_scavenge_done(pa, b, n);
+	pagealloc_check(pa);
+	CHECK(throws(grow_below_window, pa));
+	CHECK(throws(grow_above_window, pa));
+	CHECK(pagealloc_total_pages(pa) == 5 * 512);
+	del_pa(pa);
+}
+
 int main(void)
 {
 	RUN(test_grow_and_sizes);
@@ -456,5 +495,6 @@ int main(void)
 	RUN(test_page_cache_flush);
 	RUN(test_page_cache_scavenge_index);
 	RUN(test_bad_free_throws);
+	RUN(test_window);
 	TEST_EXIT();
 }

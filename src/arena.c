@@ -12,6 +12,7 @@
  */
 #include "arena.h"
 #include "check.h"
+#include "debugvars.h"
 #include "os.h"
 
 #if ARENA_L1_BITS == 0
@@ -65,6 +66,26 @@ static uintptr_t window_grow(uintptr_t bytes)
 		arena_hint = align_up(arena_hint + 1, ARENA_BYTES);
 	}
 	return 0;
+}
+
+/* Where the kernel backs anonymous memory with transparent huge pages
+ * unasked (THP "always"), a program's first touch of any 2 MiB of its heap
+ * would make all of it resident: a small program's heap would cost 2 MiB
+ * or more instead of a few pages.  So the heap's first SMALL_HEAP_BYTES
+ * (where a small heap lives: the page allocator is first fit by address)
+ * are advised against them; a heap that grows past it gets them where the
+ * kernel gives them, and its TLB the benefit.  GORTDEBUG=disablethp=1
+ * advises against them everywhere (Go's knob).  Heap lock held; base,
+ * bytes: a growth about to be counted in heap_mapped_bytes. */
+#define SMALL_HEAP_BYTES ((uintptr_t)16 << 20)
+static void no_huge_pages(uintptr_t base, uintptr_t bytes)
+{
+	if (!load_relaxed(&debug.disablethp)) {
+		if (heap_mapped_bytes >= SMALL_HEAP_BYTES)
+			return;
+		bytes = min_uptr(bytes, SMALL_HEAP_BYTES - heap_mapped_bytes);
+	}
+	os_no_huge_pages((void *)base, bytes);
 }
 
 static bool arena_register(uintptr_t base)
@@ -140,6 +161,7 @@ uintptr_t arena_grow(uintptr_t bytes)
 		arena_hint = base;
 		return 0;
 	}
+	no_huge_pages(base, bytes);
 	heap_mapped_bytes += bytes;
 	if (!arena_heap_lo || base < arena_heap_lo)
 		store_relaxed(&arena_heap_lo, base);

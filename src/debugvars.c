@@ -32,6 +32,7 @@ static const struct dbgvar {
 	{"gcpoison", &debug.gcpoison, 0, 0, 1},
 	{"memprofilerate", &debug.memprofilerate, -1, 0, 100000000},
 	{"heapprofilesignal", &debug.heapprofilesignal, 12, 0, 64},
+	{"disablethp", &debug.disablethp, 0, 0, 1},
 };
 
 void debugvars_reset(void)

@@ -21,6 +21,7 @@ struct debugvars {
 	int gcpoison;     /* 1: overwrite dead objects with 0xde when swept */
 	int memprofilerate; /* bytes per heap-profile sample; -1: the default (512 KiB) */
 	int heapprofilesignal; /* signal that makes GORTHEAPPROFILE write path.N (0: none) */
+	int disablethp;   /* 1: no transparent huge pages anywhere in the heap (Go's knob) */
 };
 
 GORT_HIDDEN extern struct debugvars debug;

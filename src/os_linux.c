@@ -75,6 +75,18 @@ bool os_map_exact(void *p, uintptr_t n, bool *no_room)
 	return false;
 }
 
+void os_no_huge_pages(void *p, uintptr_t n)
+{
+#ifdef MADV_NOHUGEPAGE
+	int saved = errno; /* advice a kernel without THP refuses is no error */
+	madvise(p, n, MADV_NOHUGEPAGE);
+	errno = saved;
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
 uint64_t os_address_space_limit(void)
 {
 	static uint64_t limit; /* atomic; UINT64_MAX until read (then 0 for none) */

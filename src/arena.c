@@ -34,15 +34,20 @@ static uintptr_t window_hi; /* 0, or the end of the window the heap keeps to */
 
 void arena_init(uintptr_t *lo, uintptr_t *hi)
 {
-	uint64_t limit = os_address_space_limit();
-	if (limit && limit < ARENA_WINDOW_BYTES) {
-		window_hi = ARENA_FIRST_HINT + ARENA_WINDOW_BYTES;
-		*lo = ARENA_FIRST_HINT;
-		*hi = window_hi;
-	} else {
-		*lo = 0;
-		*hi = (uintptr_t)1 << HEAP_ADDR_BITS;
-	}
+	uint64_t need = os_address_space_limit();
+	if (os_overcommit_strict() && os_alloc_cap_bytes() > need)
+		need = os_alloc_cap_bytes();
+	/* The window may not pass the top of the address space. */
+	uint64_t room = ((uint64_t)1 << HEAP_ADDR_BITS) - ARENA_FIRST_HINT;
+	*lo = 0;
+	*hi = (uintptr_t)1 << HEAP_ADDR_BITS;
+	if (!need || need >= room)
+		return;
+	window_hi = ARENA_FIRST_HINT + (uintptr_t)align_up(need, ARENA_WINDOW_BYTES);
+	if (window_hi - ARENA_FIRST_HINT > room)
+		window_hi = ARENA_FIRST_HINT + room;
+	*lo = ARENA_FIRST_HINT;
+	*hi = window_hi;
 }
 
 uintptr_t arena_grow_unit(void)

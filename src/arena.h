@@ -76,11 +76,15 @@ GORT_HIDDEN mspan *span_of_heap(uintptr_t p);
  * inside an allocated heap object.  Lock-free, O(1). */
 GORT_HIDDEN bool find_object(uintptr_t p, uintptr_t *base, mspan **sp, uint32_t *idx);
 
-/* Under an address-space limit (RLIMIT_AS) below this, the heap keeps to
- * a window of this size at the first hint and grows ARENA_STEP_BYTES at a
- * time instead of an arena at a time: a reservation of all the address
- * space the page allocator could cover (~300 MiB) or a 64 MiB arena
- * would take much of what a limited program may map. */
+/* Under an address-space limit (RLIMIT_AS), the heap keeps to a window at
+ * the first hint, a multiple of ARENA_WINDOW_BYTES at least as big as the
+ * limit, and grows ARENA_STEP_BYTES at a time instead of an arena at a
+ * time: a reservation of all the address space the page allocator could
+ * cover (~300 MiB) or a 64 MiB arena would take much of what a limited
+ * program may map.  So it does under strict overcommit accounting
+ * (vm.overcommit_memory=2), which charges a whole read-write arena to the
+ * system's commit limit however little of it is used; its window covers
+ * RAM and swap. */
 #define ARENA_WINDOW_BYTES ((uintptr_t)64 << 30)
 #define ARENA_STEP_BYTES ((uintptr_t)4 << 20) /* one page-allocator chunk */
 

@@ -101,8 +101,10 @@ static unsigned bucket_for(uint32_t nelems)
 }
 
 _Static_assert(ARENA_STEP_BYTES == PA_CHUNK_BYTES, "the heap grows by whole page-allocator chunks");
-/* Records for a step's worth of one-page spans (512 of ~150 bytes), with room to spare. */
-#define GROW_RECORD_RESERVE ((uintptr_t)128 << 10)
+/* Records for a step's worth of spans of a few pages (up to ~500 of
+ * 64-192 bytes); past them a record may come from another bucket's free
+ * list (span_record_locked). */
+#define GROW_RECORD_RESERVE ((uintptr_t)64 << 10)
 
 /* Adds enough address space for npages.  Heap lock held. */
 static bool mheap_grow_locked(uintptr_t npages)

@@ -30,6 +30,9 @@ GORT_HIDDEN bool os_map_exact(void *p, uintptr_t n, bool *no_room);
 /* The process's address-space limit (RLIMIT_AS, ulimit -v) in bytes, or 0
  * when it has none.  Read once. */
 GORT_HIDDEN uint64_t os_address_space_limit(void);
+/* Whether the kernel charges every writable private mapping against its
+ * commit limit (vm.overcommit_memory=2), MAP_NORESERVE or not.  Read once. */
+GORT_HIDDEN bool os_overcommit_strict(void);
 /* Asks the kernel not to back [p, p+n) with transparent huge pages. */
 GORT_HIDDEN void os_no_huge_pages(void *p, uintptr_t n);
 /* Zeroed, ready memory for metadata; NULL on failure. */

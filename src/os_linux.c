@@ -164,6 +164,18 @@ uint64_t os_alloc_cap_bytes(void)
 	return c;
 }
 
+bool os_overcommit_strict(void)
+{
+	static int strict = -1; /* atomic; -1 until read */
+	int v = load_relaxed(&strict);
+	if (v < 0) {
+		char buf[16];
+		v = read_small_file(AT_FDCWD, "/proc/sys/vm/overcommit_memory", buf, sizeof buf) && buf[0] == '2';
+		store_relaxed(&strict, v);
+	}
+	return v;
+}
+
 bool os_thread_blocks_signal(pid_t tid, int sig)
 {
 	char path[64] = "/proc/self/task/", digits[16], buf[2048];

@@ -110,7 +110,10 @@ void pacer_init_limit(const char *v)
 
 uint64_t pacer_runtime_overhead(void)
 {
-	return persistent_sys_bytes() + (uint64_t)arena_heap_bytes() / 64; /* + heap bits */
+	/* MemStats' other_sys: records, and the arena records with their heap
+	 * bits (whole for every 64 MiB arena the heap has touched, even where,
+	 * under an address-space limit, only 4 MiB of it is mapped). */
+	return persistent_sys_bytes() + (uint64_t)arena_meta_bytes();
 }
 
 void pacer_init(void)

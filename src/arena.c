@@ -158,12 +158,12 @@ uintptr_t arena_grow(uintptr_t bytes)
 	for (uintptr_t a = align_down(base, ARENA_BYTES); a < base + bytes; a += ARENA_BYTES) {
 		if (arena_register(a))
 			continue;
-		if (!window_hi)
-			gort_throw("runtime: cannot allocate arena metadata");
-		/* Limited address space: out of memory, not a fatal error.
-		 * Records already made stay (they are never freed). */
+		/* No memory for the records (a limit reached, say): out of
+		 * memory, not a fatal error.  Records already made stay (they
+		 * are never freed); the hint goes back to retry here. */
 		os_free((void *)base, bytes);
-		arena_hint = base;
+		if (arena_hint == base + bytes)
+			arena_hint = base;
 		return 0;
 	}
 	no_huge_pages(base, bytes);

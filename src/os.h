@@ -27,8 +27,9 @@ GORT_HIDDEN bool os_map(void *p, uintptr_t n);
  * kernel refused for want of address space or memory (ENOMEM: RLIMIT_AS,
  * say), clear when something else is mapped there. */
 GORT_HIDDEN bool os_map_exact(void *p, uintptr_t n, bool *no_room);
-/* The process's address-space limit (RLIMIT_AS, ulimit -v) in bytes, or 0
- * when it has none.  Read once. */
+/* The process's limit on what it may map, in bytes, or 0 when it has
+ * none: the smaller of RLIMIT_AS (ulimit -v) and RLIMIT_DATA (ulimit -d,
+ * which counts private writable mappings).  Read once. */
 GORT_HIDDEN uint64_t os_address_space_limit(void);
 /* Whether the kernel charges every writable private mapping against its
  * commit limit (vm.overcommit_memory=2), MAP_NORESERVE or not.  Read once. */

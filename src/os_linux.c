@@ -93,8 +93,15 @@ uint64_t os_address_space_limit(void)
 	static bool read;
 	if (load_acquire(&read))
 		return load_relaxed(&limit);
-	struct rlimit rl;
-	uint64_t l = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (uint64_t)rl.rlim_cur : 0;
+	/* RLIMIT_DATA counts private writable mappings too (Linux 4.7 on),
+	 * such as a heap arena: the smaller of the two bounds the heap. */
+	uint64_t l = 0;
+	static const int which[] = {RLIMIT_AS, RLIMIT_DATA};
+	for (unsigned i = 0; i < 2; i++) {
+		struct rlimit rl;
+		if (getrlimit(which[i], &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (!l || rl.rlim_cur < l))
+			l = (uint64_t)rl.rlim_cur;
+	}
 	store_relaxed(&limit, l);
 	store_release(&read, true);
 	return l;

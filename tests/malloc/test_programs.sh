@@ -215,7 +215,8 @@ else
 	skip "c++ threads" "$progs/cxx_threads not built (g++ missing: apt-get install g++)"
 fi
 
-# Under an address-space limit (ulimit -v, RLIMIT_AS) the heap keeps to a
+# Under an address-space limit (ulimit -v, RLIMIT_AS; or ulimit -d,
+# RLIMIT_DATA, which counts private writable mappings) the heap keeps to a
 # small window and grows 4 MiB at a time: a program starts and runs in
 # 128 MiB, and one that allocates until malloc fails gets NULL and ENOMEM,
 # keeps every block intact and gets the space back when it frees them.
@@ -223,6 +224,8 @@ same "python3 under ulimit -v 128 MiB" bash -c 'ulimit -v 131072 && exec python3
 import json
 d = {str(i): list(range(i % 50)) for i in range(40000)}
 print(len(json.dumps(d)))"'
+same "python3 under ulimit -d 64 MiB" bash -c 'ulimit -d 65536 && exec python3 -c "
+print(sum(len(str(i)) for i in range(300000)))"'
 if [ -x "$progs/aslimit" ]; then
 	same "allocation until ENOMEM under ulimit -v 256 MiB" bash -c "ulimit -v 262144 && exec '$progs/aslimit'"
 else

@@ -200,6 +200,19 @@ static bool reclaim_for_room(unsigned kind)
 	return true;
 }
 
+/* pages_alloc_locked, tried once more after reclaim_for_room (which runs
+ * with the lock dropped) when it fails.  Lock held on entry and exit. */
+static uintptr_t pages_alloc_or_reclaim_locked(uintptr_t npages, uintptr_t *scav, unsigned kind)
+{
+	uintptr_t base = pages_alloc_locked(npages, scav);
+	if (likely(base))
+		return base;
+	mutex_unlock(&mheap_.lock);
+	bool again = reclaim_for_room(kind);
+	mutex_lock(&mheap_.lock);
+	return again ? pages_alloc_locked(npages, scav) : 0;
+}
+
 mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass, unsigned kind)
 {
 	uint32_t nelems = sizeclass ? span_nelems(sizeclass, npages) : 1;
@@ -208,17 +221,10 @@ mspan *mheap_alloc_span(uintptr_t npages, unsigned sizeclass, unsigned spanclass
 	if (kind == SPAN_MANUAL)
 		heapprofile_gate_poll();
 	mutex_lock(&mheap_.lock);
-	uintptr_t base = pages_alloc_locked(npages, &scav);
+	uintptr_t base = pages_alloc_or_reclaim_locked(npages, &scav, kind);
 	if (unlikely(!base)) {
 		mutex_unlock(&mheap_.lock);
-		if (!reclaim_for_room(kind))
-			return NULL;
-		mutex_lock(&mheap_.lock);
-		base = pages_alloc_locked(npages, &scav);
-		if (!base) {
-			mutex_unlock(&mheap_.lock);
-			return NULL;
-		}
+		return NULL;
 	}
 	mspan *s = span_record_locked(&b);
 	if (unlikely(!s)) { /* no memory for the record: as good as no pages */
@@ -246,17 +252,10 @@ mspan *mheap_alloc_span_aligned(uintptr_t npages, uintptr_t align_bytes, unsigne
 	if (kind == SPAN_MANUAL)
 		heapprofile_gate_poll();
 	mutex_lock(&mheap_.lock);
-	uintptr_t base = pages_alloc_locked(npages + extra, &scav);
+	uintptr_t base = pages_alloc_or_reclaim_locked(npages + extra, &scav, kind);
 	if (unlikely(!base)) {
 		mutex_unlock(&mheap_.lock);
-		if (!reclaim_for_room(kind))
-			return NULL;
-		mutex_lock(&mheap_.lock);
-		base = pages_alloc_locked(npages + extra, &scav);
-		if (!base) {
-			mutex_unlock(&mheap_.lock);
-			return NULL;
-		}
+		return NULL;
 	}
 	/* Give back the pages before and after the aligned run. */
 	uintptr_t aligned = align_up(base, align_bytes);

@@ -89,7 +89,7 @@ void os_no_huge_pages(void *p, uintptr_t n)
 
 uint64_t os_address_space_limit(void)
 {
-	static uint64_t limit; /* atomic; UINT64_MAX until read (then 0 for none) */
+	static uint64_t limit; /* atomic; valid once read is set (0: no limit) */
 	static bool read;
 	if (load_acquire(&read))
 		return load_relaxed(&limit);

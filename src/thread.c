@@ -424,7 +424,7 @@ static pthread_create_fn real_pthread_create(void)
  * behaviour). */
 
 #define RUNTIME_THREADS_MAX 128
-#define RUNTIME_LIMITED_STACK_BYTES ((size_t)1 << 20) /* runtime threads' stacks under RLIMIT_AS */
+#define RUNTIME_LIMITED_STACK_BYTES ((size_t)1 << 20) /* runtime threads' stacks under RLIMIT_AS/DATA */
 #define WATCH_MAX_MS 1000
 
 static struct {
@@ -577,9 +577,9 @@ static int create_runtime(pthread_t *t, void *(*fn)(void *), void *arg)
 	sigaddset(&block, SIG_SUSPEND);
 	sigaddset(&block, SIG_RESUME);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	/* Under an address-space limit, the default stack (RLIMIT_STACK, often
-	 * 8 MiB) would take a share of it per thread; none of the runtime's
-	 * threads needs that much. */
+	/* Under a limit on what the process may map (os_address_space_limit),
+	 * the default stack (RLIMIT_STACK, often 8 MiB) would take a share of
+	 * it per thread; none of the runtime's threads needs that much. */
 	pthread_attr_t small, *attr = NULL;
 	if (os_address_space_limit() && pthread_attr_init(&small) == 0) {
 		if (pthread_attr_setstacksize(&small, RUNTIME_LIMITED_STACK_BYTES) == 0)

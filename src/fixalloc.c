@@ -23,45 +23,6 @@ static pthread_mutex_t persistent_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *persistent_cur;
 static uintptr_t persistent_left;
 static uintptr_t persistent_sys;
-/* A chunk mapped ahead by persistent_reserve, just big enough (so that a
- * heap under a memory limit carries little unused metadata). */
-static char *persistent_spare;
-static uintptr_t spare_bytes;
-
-/* persistent_lock held: the next chunk (the spare if there is one) and
- * its size in *n. */
-static char *next_chunk(uintptr_t *n)
-{
-	char *c = persistent_spare;
-	if (c) {
-		persistent_spare = NULL;
-		*n = spare_bytes;
-		return c;
-	}
-	c = os_alloc(PERSISTENT_CHUNK_BYTES);
-	if (c)
-		__atomic_fetch_add(&persistent_sys, PERSISTENT_CHUNK_BYTES, __ATOMIC_RELAXED);
-	*n = PERSISTENT_CHUNK_BYTES;
-	return c;
-}
-
-bool persistent_reserve(uintptr_t bytes)
-{
-	GORT_ASSERT(1, bytes <= PERSISTENT_CHUNK_BYTES);
-	bytes = align_up(bytes, os_phys_page_bytes());
-	mutex_lock(&persistent_lock);
-	bool ok = persistent_left >= bytes || (persistent_spare && spare_bytes >= bytes);
-	if (!ok && !persistent_spare) {
-		persistent_spare = os_alloc(bytes);
-		if ((ok = persistent_spare != NULL)) {
-			spare_bytes = bytes;
-			__atomic_fetch_add(&persistent_sys, bytes, __ATOMIC_RELAXED);
-		}
-	}
-	mutex_unlock(&persistent_lock);
-	return ok;
-}
-
 void *persistent_try_alloc(uintptr_t size, uintptr_t align)
 {
 	if (align == 0)
@@ -77,20 +38,14 @@ void *persistent_try_alloc(uintptr_t size, uintptr_t align)
 	mutex_lock(&persistent_lock);
 	uintptr_t pad = align_up((uintptr_t)persistent_cur, align) - (uintptr_t)persistent_cur;
 	if (!persistent_cur || pad + size > persistent_left) {
-		uintptr_t n;
-		char *chunk = next_chunk(&n);
-		if (chunk && size > n) { /* a spare too small for this one */
-			persistent_spare = chunk;
-			chunk = os_alloc(n = PERSISTENT_CHUNK_BYTES);
-			if (chunk)
-				__atomic_fetch_add(&persistent_sys, n, __ATOMIC_RELAXED);
-		}
+		char *chunk = os_alloc(PERSISTENT_CHUNK_BYTES);
 		if (!chunk) { /* the old chunk stays, for smaller requests */
 			mutex_unlock(&persistent_lock);
 			return NULL;
 		}
 		persistent_cur = chunk;
-		persistent_left = n;
+		persistent_left = PERSISTENT_CHUNK_BYTES;
+		__atomic_fetch_add(&persistent_sys, PERSISTENT_CHUNK_BYTES, __ATOMIC_RELAXED);
 		pad = 0;
 	}
 	void *p = persistent_cur + pad;

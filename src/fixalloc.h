@@ -17,12 +17,6 @@ GORT_HIDDEN void *persistent_alloc(uintptr_t size, uintptr_t align);
 /* The same, but NULL when the OS refuses (a caller that can fail softly:
  * an allocation under an address-space limit). */
 GORT_HIDDEN void *persistent_try_alloc(uintptr_t size, uintptr_t align);
-/* Makes sure that the next bytes (at most 256 KiB) of persistent_alloc
- * need no new memory from the OS, mapping a chunk ahead if need be; false
- * when the OS refuses.  Under an address-space limit the heap calls this
- * before it grows, so that its records still find room once the heap has
- * taken all the process may map. */
-GORT_HIDDEN bool persistent_reserve(uintptr_t bytes);
 /* fork(): hold and release persistent_lock around the fork (fork.c). */
 GORT_HIDDEN void persistent_fork_lock(void);
 GORT_HIDDEN void persistent_fork_unlock(void);

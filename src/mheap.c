@@ -101,19 +101,11 @@ static unsigned bucket_for(uint32_t nelems)
 }
 
 _Static_assert(ARENA_STEP_BYTES == PA_CHUNK_BYTES, "the heap grows by whole page-allocator chunks");
-/* Records for a step's worth of spans of a few pages (up to ~500 of
- * 64-192 bytes); past them a record may come from another bucket's free
- * list (span_record_locked). */
-#define GROW_RECORD_RESERVE ((uintptr_t)64 << 10)
 
 /* Adds enough address space for npages.  Heap lock held. */
 static bool mheap_grow_locked(uintptr_t npages)
 {
 	uintptr_t bytes = align_up(npages * PAGE_BYTES, arena_grow_unit());
-	/* Under an address-space limit, room for span records first: the
-	 * growth that fills the space must not leave none for them. */
-	if (arena_grow_unit() < ARENA_BYTES && !persistent_reserve(GROW_RECORD_RESERVE))
-		return false;
 	uintptr_t base = arena_grow(bytes);
 	if (!base)
 		return false;

@@ -76,12 +76,14 @@ GORT_HIDDEN mspan *span_of_heap(uintptr_t p);
  * inside an allocated heap object.  Lock-free, O(1). */
 GORT_HIDDEN bool find_object(uintptr_t p, uintptr_t *base, mspan **sp, uint32_t *idx);
 
-/* Under an address-space limit (RLIMIT_AS), the heap keeps to a window at
- * the first hint, a multiple of ARENA_WINDOW_BYTES at least as big as the
- * limit, and grows ARENA_STEP_BYTES at a time instead of an arena at a
- * time: a reservation of all the address space the page allocator could
- * cover (~300 MiB) or a 64 MiB arena would take much of what a limited
- * program may map.  So it does under strict overcommit accounting
+/* Under a limit on what the process may map (RLIMIT_AS, or RLIMIT_DATA,
+ * which counts private writable mappings: os_address_space_limit), the
+ * heap keeps to a window at the first hint, a multiple of
+ * ARENA_WINDOW_BYTES at least as big as the limit, and grows
+ * ARENA_STEP_BYTES at a time instead of an arena at a time: a reservation
+ * of all the address space the page allocator could cover (~300 MiB) or a
+ * 64 MiB arena would take much of what a limited program may map.  So it
+ * does under strict overcommit accounting
  * (vm.overcommit_memory=2), which charges a whole read-write arena to the
  * system's commit limit however little of it is used; its window covers
  * RAM and swap. */

@@ -23,6 +23,7 @@ static pthread_mutex_t persistent_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *persistent_cur;
 static uintptr_t persistent_left;
 static uintptr_t persistent_sys;
+
 void *persistent_try_alloc(uintptr_t size, uintptr_t align)
 {
 	if (align == 0)

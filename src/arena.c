@@ -15,15 +15,7 @@
 #include "debugvars.h"
 #include "os.h"
 
-#if ARENA_L1_BITS == 0
-/* The one L2 block, in .bss: like the os_alloc'd blocks, only the pages
- * holding live entries are ever touched; being static, span_of reaches it
- * without loading and testing the L1 entry. */
-heaparena *arena_l2[ARENA_L2_ENTRIES];
-heaparena **arena_l1[1] = {arena_l2};
-#else
 heaparena **arena_l1[1 << ARENA_L1_BITS];
-#endif
 GORT_NOSCAN_DATA uintptr_t arena_heap_lo, arena_heap_hi; /* heap lock; read racily as a filter */
 
 #define ARENA_FIRST_HINT ((uintptr_t)0x00c0 << 32)
@@ -101,10 +93,12 @@ static bool arena_register(uintptr_t base)
 	if (!l2) {
 		/* Up to 32 MiB of address space, but demand-paged: only the
 		 * pages holding live entries are ever touched, so (as Go does)
-		 * it is not counted as runtime memory. */
+		 * it is not counted as runtime memory.  Never a huge page:
+		 * one would be 2 MiB for a few entries. */
 		l2 = os_alloc(ARENA_L2_ENTRIES * sizeof(heaparena *));
 		if (!l2)
 			return false;
+		os_no_huge_pages(l2, ARENA_L2_ENTRIES * sizeof(heaparena *));
 		store_release(slot, l2);
 	}
 	heaparena **hslot = &l2[ai & (ARENA_L2_ENTRIES - 1)];

@@ -4,8 +4,11 @@
  * Every arena has a heaparena record mapping each of its 8192 pages to the
  * mspan that owns it.  The index is two levels (l1 of 2^ARENA_L1_BITS
  * entries, l2 blocks of 2^ARENA_L2_BITS) over the 48-bit address space; on
- * 64-bit Linux l1 has one entry, as in Go, and its L2 block is a static
- * array (arena_l2) that span_of indexes directly.  Index entries and
+ * 64-bit Linux l1 has one entry, as in Go.  L2 blocks are mapped at the
+ * first arena they cover, not kept in .bss: a 16 MiB .bss would make the
+ * library's own mapping big enough for the kernel to align it to 2 MiB,
+ * and where it lands decides where libc lands (its resident text varies
+ * by ~200 KiB with that).  Index entries and
  * spans[] entries only go from NULL to non-NULL or between spans, are
  * written under the heap lock and published with release stores, so
  * span_of() takes no lock: one shift, two dependent loads (three with an
@@ -34,9 +37,6 @@ typedef struct heaparena {
 
 #define ARENA_L2_ENTRIES ((uintptr_t)1 << ARENA_L2_BITS)
 GORT_HIDDEN extern heaparena **arena_l1[1 << ARENA_L1_BITS];
-#if ARENA_L1_BITS == 0
-GORT_HIDDEN extern heaparena *arena_l2[ARENA_L2_ENTRIES]; /* arena_l1[0] */
-#endif
 
 /* The span record for the page holding p, possibly stale; NULL if p is not
  * in any arena. */
@@ -45,14 +45,11 @@ GORT_INLINE mspan *span_of(uintptr_t p)
 	uintptr_t ai = p >> ARENA_SHIFT;
 	if (unlikely(ai >> (ARENA_L1_BITS + ARENA_L2_BITS)))
 		return NULL;
-#if ARENA_L1_BITS == 0
-	heaparena *ha = load_acquire(&arena_l2[ai]);
-#else
+	/* The L2 pointer does not depend on p: its load overlaps the rest. */
 	heaparena **l2 = load_acquire(&arena_l1[ai >> ARENA_L2_BITS]);
 	if (unlikely(!l2))
 		return NULL;
 	heaparena *ha = load_acquire(&l2[ai & (ARENA_L2_ENTRIES - 1)]);
-#endif
 	if (unlikely(!ha))
 		return NULL;
 	return load_acquire(&ha->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)]);

@@ -176,19 +176,15 @@ extern char __start_gort_noscan[] __attribute__((weak, visibility("hidden")));
 extern char __stop_gort_noscan[] __attribute__((weak, visibility("hidden")));
 
 /* Scans [lo, hi) minus the runtime's own globals that hold heap addresses:
- * the gort_noscan section, the heap itself and the arena index's L2 block
- * (both zero-initialised so that they live in .bss, where untouched pages
- * cost no memory; a named section is file-backed; the L2 block is 16 MiB,
- * nearly all of it never touched).  Returns the bytes scanned. */
+ * the gort_noscan section and the heap itself (zero-initialised so that
+ * it lives in .bss, where untouched pages cost no memory; a named section
+ * is file-backed).  Returns the bytes scanned. */
 static uint64_t scan_segment(gcwork *w, uintptr_t lo, uintptr_t hi)
 {
 	uint64_t bytes = 0;
 	struct range skip[] = {
 		{(uintptr_t)__start_gort_noscan, (uintptr_t)__stop_gort_noscan},
 		{(uintptr_t)&mheap_, (uintptr_t)(&mheap_ + 1)},
-#if ARENA_L1_BITS == 0
-		{(uintptr_t)arena_l2, (uintptr_t)(arena_l2 + ARENA_L2_ENTRIES)},
-#endif
 	};
 	enum { NSKIP = sizeof skip / sizeof skip[0] };
 	for (int i = 1; i < NSKIP; i++) /* by address */

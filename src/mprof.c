@@ -293,37 +293,63 @@ static __thread bool in_capture __attribute__((tls_model("initial-exec")));
  * unoptimized build) leaves its frame above the one the walk starts from,
  * and such frames are dropped from the top of a stack.  Linked into the
  * program, gort's code is the program's and nothing is dropped. */
-static uintptr_t self_lo, self_hi;
-static int self_state; /* atomic: 0 not looked up, 1 known */
+struct self_text {
+	uintptr_t lo[4], hi[4]; /* the library's text segments: hot and cold (src/hot.ld) */
+	int n;
+};
+static struct self_text self_text;
+static int self_state; /* atomic: 0 not looked up, 1 known, 2 being published */
 
 static int self_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
-	(void)arg;
+	struct self_text *t = arg;
 	uintptr_t me = (uintptr_t)&mprof_callers;
+	bool mine = false;
 	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < lo + ph->p_memsz)
+			mine = true;
+	}
+	if (!mine)
+		return 0;
+	if (!info->dlpi_name || !info->dlpi_name[0])
+		return 1; /* linked into the program */
+	for (unsigned i = 0; i < info->dlpi_phnum && t->n < 4; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-		if (me >= lo && me < hi) {
-			if (info->dlpi_name && info->dlpi_name[0])
-				self_lo = lo, self_hi = hi;
-			return 1;
-		}
+		t->lo[t->n] = info->dlpi_addr + ph->p_vaddr;
+		t->hi[t->n] = t->lo[t->n] + ph->p_memsz;
+		t->n++;
 	}
-	return 0;
+	return 1;
 }
 
 static int drop_own_frames(uintptr_t *pcs, int n)
 {
-	if (!load_acquire(&self_state)) {
-		dl_iterate_phdr(self_cb, NULL);
-		store_release(&self_state, 1);
+	struct self_text local = {{0}, {0}, 0};
+	const struct self_text *t = &self_text;
+	int st = load_acquire(&self_state);
+	if (st != 1) {
+		/* Looked up by each thread that finds it unknown (only the first
+		 * samples), published by one: nobody waits for another. */
+		dl_iterate_phdr(self_cb, &local);
+		t = &local;
+		if (st == 0 && cas_seqcst(&self_state, &st, 2)) {
+			self_text = local;
+			store_release(&self_state, 1);
+		}
 	}
 	int k = 0;
-	while (k < n && pcs[k] - 1 >= self_lo && pcs[k] - 1 < self_hi)
-		k++;
+	for (; k < n; k++) {
+		bool own = false;
+		for (int i = 0; i < t->n; i++)
+			own |= pcs[k] - 1 >= t->lo[i] && pcs[k] - 1 < t->hi[i];
+		if (!own)
+			break;
+	}
 	if (k)
 		memmove(pcs, pcs + k, (size_t)(n - k) * sizeof *pcs);
 	return n - k;

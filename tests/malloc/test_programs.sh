@@ -513,3 +513,46 @@ else
 		fail "spanwalk report" "no spans reported:" "$(head -n 8 <<<"$report")"
 	fi
 fi
+
+# The hot text (src/hot.ld, tools/hotlist.sh): programs that only allocate
+# run no code from the library's cold text segment, so the kernel maps none
+# of it.  Each program reads its own smaps at the end; the second executable
+# mapping of the library must have nothing resident.  The list is made for
+# the release build by gcc: other builds inline differently (SKIP).
+hot_text_checked=0 # set by the Makefile where the list applies
+cold_rss() { # cold_rss < smaps: the cold text's resident KiB, or "none"
+	awk -v lib="$(basename "$lib")" '
+		/^[0-9a-f]+-[0-9a-f]+ / { in_cold = 0; if (index($0, lib) && $2 == "r-xp" && ++n == 2) in_cold = 1; next }
+		in_cold && $1 == "Rss:" { rss = $2 }
+		END { print (n >= 2 ? rss + 0 : "none") }'
+}
+if [ "$hot_text_checked" != 1 ]; then
+	skip "hot text" "the hot-function list applies to the release build by gcc"
+else
+	bad=""
+	r=$(LD_PRELOAD=$lib cat /proc/self/smaps | cold_rss)
+	[ "$r" = 0 ] || bad="$bad cat:$r"
+	r=$(LD_PRELOAD=$lib bash -c 't=0; for i in $(seq 1 40); do v=$(echo $i | cat); t=$((t + v)); done; cat /proc/$$/smaps' | cold_rss)
+	[ "$r" = 0 ] || bad="$bad bash:$r"
+	if have python3; then
+		r=$(LD_PRELOAD=$lib PYTHONMALLOC=malloc python3 -c '
+import json, threading, sys
+def work():
+    d = {str(i): [i] * (i % 9) for i in range(30000)}
+    s = json.dumps(d)
+    big = [bytearray(1 << k) for k in range(10, 24)]
+    for b in big:
+        b += b"x" * len(b)
+ts = [threading.Thread(target=work) for _ in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+sys.stdout.write(open("/proc/self/smaps").read())' | cold_rss)
+		[ "$r" = 0 ] || bad="$bad python3:$r"
+	fi
+	if [ -z "$bad" ]; then
+		pass "hot text (cat, bash with children, python3 with threads: no cold text resident)"
+	else
+		fail "hot text" "cold text resident (KiB, \"none\": no cold segment):$bad" \
+			"find the code with make coldtrap (tools/coldtrap.c), then remake the list: tools/hotlist.sh"
+	fi
+fi

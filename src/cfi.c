@@ -35,7 +35,7 @@
 #define RULE_LOST RULE_FROM_RBP       /* no usable information */
 #define RULE_CACHE 4096               /* entries, a power of two */
 
-static uint64_t rule_cache[RULE_CACHE]; /* atomic */
+GORT_COLD_BSS static uint64_t rule_cache[RULE_CACHE]; /* atomic */
 
 enum { REG_RBP = 6, REG_RSP = 7, REG_RA = 16 };
 

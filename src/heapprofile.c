@@ -298,7 +298,7 @@ int gort_write_heap_profile(const char *path)
 
 /* --- GORTHEAPPROFILE */
 
-static char profile_path[4096];
+GORT_COLD_BSS static char profile_path[4096];
 static sem_t profile_sem;
 static unsigned profile_seq;
 

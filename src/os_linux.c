@@ -262,7 +262,7 @@ uintptr_t os_phys_page_bytes(void)
  * comes from the dynamic loader before libc has set environ (possible when
  * gort is the program's malloc).  Read once; the knobs are read at start
  * only, so a copy of the initial environment is what they want. */
-static char early_env[16384];
+GORT_COLD_BSS static char early_env[16384];
 static size_t early_env_len;
 static int early_env_state; /* 0 unread, 1 read */
 

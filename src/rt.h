@@ -25,6 +25,12 @@
  * roots: scanned, the heap's base address would keep the first object of
  * the heap alive forever (roots.c). */
 #define GORT_NOSCAN_DATA __attribute__((section("gort_noscan")))
+/* Big zero-initialised buffers that most programs never touch (the
+ * profile's path, the unwinder's rule cache, the early environment copy):
+ * the shared libraries put them after all other .bss (src/libgort.ld),
+ * so that the small variables around them do not spread over their
+ * pages. */
+#define GORT_COLD_BSS __attribute__((section(".bss.gort_cold")))
 
 /* The runtime page: unit of the page allocator, unrelated to the OS page. */
 #define PAGE_SHIFT 13

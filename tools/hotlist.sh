@@ -86,6 +86,6 @@ nm -A --defined-only build/release/obj/*.o | awk '$2 ~ /^[tT]$/ { sub(/:.*/, "",
 	echo "  }"
 	echo "  . = ALIGN(CONSTANT(MAXPAGESIZE)) + 2 * CONSTANT(MAXPAGESIZE);"
 	echo "}"
-	echo "INSERT AFTER .plt.got;"
+	echo "INSERT BEFORE .text;"
 } >src/hot.ld
 echo "src/hot.ld: $(wc -l <"$work/names") functions"

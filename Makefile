@@ -47,7 +47,7 @@ HOT_SRCS := $(patsubst %,src/%.c,malloc free mcache mcentral mspan mheap pageall
 # dynamic loader calls it at exit: no DT_FINI (destructors run from
 # .fini_array, which the start files put beside the hot code).
 # src/hot.ld (tools/hotlist.sh) gives the functions every malloc-only
-# program runs a text segment of their own, ~36 KiB: the kernel maps a
+# program runs a text segment of their own, ~43 KiB: the kernel maps a
 # file's pages around each one touched, up to 64 KiB but never past the
 # mapping, so the rest of the text costs such a program nothing.  Segments
 # keep the linker's page alignment: aligned to 64 KiB, the library left

@@ -316,7 +316,7 @@ static int self_cb(struct dl_phdr_info *info, size_t size, void *arg)
 		return 0;
 	if (!info->dlpi_name || !info->dlpi_name[0])
 		return 1; /* linked into the program */
-	for (unsigned i = 0; i < info->dlpi_phnum && t->n < 4; i++) {
+	for (unsigned i = 0; i < info->dlpi_phnum && t->n < (int)(sizeof t->lo / sizeof t->lo[0]); i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;

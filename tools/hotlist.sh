@@ -4,14 +4,16 @@
 #
 # The kernel maps a file's pages around each one a program touches, up to
 # 64 KiB at a time but never past the mapping: code that every program runs
-# is kept in a segment of its own, ~36 KiB, so that the rest of the text
+# is kept in a segment of its own, ~43 KiB, so that the rest of the text
 # (the collector, the profile writer, the symbolizer, error paths) costs a
 # malloc-only program nothing.  The list is what valgrind sees run in the
 # release build (gcc) under a set of programs that allocate the way most
 # programs do: small and large blocks, realloc, the memalign family,
 # threads that come and go, fork, the scavenger; plus every function of
 # the files whose code runs on a timer or in a fork (scavenge.c, fork.c,
-# thread.c), whether or not it ran here.
+# thread.c), whether or not it ran here, and the unlikely paths (GCC's cold
+# functions and parts of functions: contention, waits) of every file that
+# holds hot code.
 #
 # Usage: tools/hotlist.sh      (needs valgrind, python3, sqlite3, g++)
 # Then check: make test (test_programs' "hot text" case) and commit

@@ -93,12 +93,11 @@ static bool arena_register(uintptr_t base)
 	if (!l2) {
 		/* Up to 32 MiB of address space, but demand-paged: only the
 		 * pages holding live entries are ever touched, so (as Go does)
-		 * it is not counted as runtime memory.  Never a huge page:
-		 * one would be 2 MiB for a few entries. */
+		 * it is not counted as runtime memory (and never in huge
+		 * pages: os_alloc). */
 		l2 = os_alloc(ARENA_L2_ENTRIES * sizeof(heaparena *));
 		if (!l2)
 			return false;
-		os_no_huge_pages(l2, ARENA_L2_ENTRIES * sizeof(heaparena *));
 		store_release(slot, l2);
 	}
 	heaparena **hslot = &l2[ai & (ARENA_L2_ENTRIES - 1)];

@@ -112,6 +112,12 @@ void *os_alloc(uintptr_t n)
 	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
+	/* Metadata is touched sparsely: under transparent huge pages
+	 * "always", two adjacent records (the page allocator's chunk records
+	 * and an arena record, 2.06 MiB together) merge into one mapping with
+	 * an aligned 2 MiB inside, and a huge page there cost prodcons 2 MiB
+	 * in half its runs. */
+	os_no_huge_pages(p, n);
 	return p;
 }
 

@@ -4,12 +4,14 @@
  * Where the kernel gives huge pages unasked (THP "always"), a small heap
  * would cost 2 MiB per touched 2 MiB; so the heap's first 16 MiB are
  * advised MADV_NOHUGEPAGE and the rest left to the kernel, and
- * GORTDEBUG=disablethp=1 advises against them everywhere.  The advice
+ * GORTDEBUG=disablethp=1 advises against them everywhere; runtime
+ * metadata, touched sparsely, is always advised against them.  The advice
  * shows as "nh" in the mapping's VmFlags (/proc/self/smaps) whatever the
  * system's THP mode, so this checks the flags, not the RSS.  A kernel
  * without THP takes no such advice: SKIP.
  */
 #include "gort.h"
+#include "arena.h"
 #include "testing.h"
 
 #include <stdbool.h>
@@ -70,6 +72,24 @@ static void test_small_heap_no_thp(void)
 	gort_free(small);
 }
 
+/* Metadata: the arena index's L2 block, the heap's arena record and the
+ * span record of an object, each from os_alloc (the span record through
+ * a persistent chunk). */
+static void test_metadata_no_thp(void)
+{
+	char *small = gort_malloc(64);
+	REQUIRE(small);
+	heaparena **l2 = arena_l1[0];
+	REQUIRE(l2);
+	heaparena *ha = arena_of((uintptr_t)small);
+	mspan *s = span_of((uintptr_t)small);
+	REQUIRE(ha && s);
+	CHECKF(vmflag(l2, "nh") == 1, "arena index at %p: %d", (void *)l2, vmflag(l2, "nh"));
+	CHECKF(vmflag(ha, "nh") == 1, "arena record at %p: %d", (void *)ha, vmflag(ha, "nh"));
+	CHECKF(vmflag(s, "nh") == 1, "span record at %p: %d", (void *)s, vmflag(s, "nh"));
+	gort_free(small);
+}
+
 /* The same in a fresh process with GORTDEBUG=disablethp=1 (read when the
  * heap starts): the far page is advised against huge pages too. */
 static char *self;
@@ -105,6 +125,7 @@ int main(int argc, char **argv)
 	}
 	self = argv[0];
 	RUN(test_small_heap_no_thp);
+	RUN(test_metadata_no_thp);
 	RUN(test_disablethp);
 	TEST_EXIT();
 }

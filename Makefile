@@ -50,10 +50,10 @@ HOT_SRCS := $(patsubst %,src/%.c,malloc free mcache mcentral mspan mheap pageall
 # program runs a text segment of their own, ~43 KiB: the kernel maps a
 # file's pages around each one touched, up to 64 KiB but never past the
 # mapping, so the rest of the text costs such a program nothing.  Segments
-# keep the linker's page alignment: aligned to 64 KiB, the library left
-# holes beside it where the loader's ld.so.cache landed, putting libc at
-# the same one of two offsets in every run (the worse one on the benchmark
-# machine: ~250 KiB more of libc's text resident than at the other).
+# keep the linker's page alignment: aligned to 64 KiB, the library left a
+# hole above it where the loader's ld.so.cache landed when it fit, so libc
+# (mapped next) took one of only two offsets, on the benchmark machine
+# mostly the one with ~250 KiB more of libc's text resident.
 # src/libgort.ld moves the read-only data into the first segment, leaving
 # the unwind tables a segment of their own.
 SO_LDFLAGS := -Wl,-fini=gort_no_fini -Wl,-T,src/libgort.ld -Wl,-T,src/hot.ld

@@ -16,7 +16,7 @@
 /* Defaults hold before GORTDEBUG is read, since a bad free may come first. */
 struct debugvars debug = {.madvdontneed = 1, .scavenger = 1, .scavtrace = 0, .badfree = 1,
 			  .gctrace = 0, .gccheckmark = 0, .gcpoison = 0,
-			  .memprofilerate = -1, .heapprofilesignal = 12};
+			  .memprofilerate = -1, .heapprofilesignal = 12, .containermaxprocs = 1};
 
 static const struct dbgvar {
 	const char *name;
@@ -33,6 +33,7 @@ static const struct dbgvar {
 	{"memprofilerate", &debug.memprofilerate, -1, 0, 100000000},
 	{"heapprofilesignal", &debug.heapprofilesignal, 12, 0, 64},
 	{"disablethp", &debug.disablethp, 0, 0, 1},
+	{"containermaxprocs", &debug.containermaxprocs, 1, 0, 1},
 };
 
 void debugvars_reset(void)

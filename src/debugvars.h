@@ -22,6 +22,7 @@ struct debugvars {
 	int memprofilerate; /* bytes per heap-profile sample; -1: the default (512 KiB) */
 	int heapprofilesignal; /* signal that makes GORTHEAPPROFILE write path.N (0: none) */
 	int disablethp;   /* 1: no transparent huge pages anywhere in the heap (Go's knob) */
+	int containermaxprocs; /* 1: GORTMAXPROCS's default obeys the cgroup's CPU limit (Go's knob) */
 };
 
 GORT_HIDDEN extern struct debugvars debug;

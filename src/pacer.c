@@ -14,13 +14,17 @@
  * Knobs follow Go's grammar: GORTGC is a percentage or "off"; GORTMEMLIMIT
  * a byte count with an optional B, KiB, MiB, GiB or TiB suffix, or "off";
  * GORTMAXPROCS a positive count of marking threads (default: the CPUs this
- * process may run on).  A bad value is reported and the default used.
+ * process may run on, cut to its cgroup's CPU limit rounded up, but not
+ * below 2, as Go 1.25 does; GORTDEBUG=containermaxprocs=0 ignores the
+ * limit).  A bad value is reported and the default used.
  */
 #define _GNU_SOURCE
 #include "mgc.h"
 #include "arena.h"
 #include "atomic.h"
+#include "cgroup.h"
 #include "check.h"
+#include "debugvars.h"
 #include "fixalloc.h"
 #include "mheap.h"
 #include "scavenge.h"
@@ -121,7 +125,11 @@ void pacer_init(void)
 	/* GORTMEMLIMIT was read with the heap (mheap.c): the malloc face
 	 * obeys it too. */
 	gc.gc_percent = 100;
+	/* As Go's GOMAXPROCS: the CPUs this process may run on, cut to its
+	 * cgroup's CPU limit (cgroup.h) unless GORTDEBUG=containermaxprocs=0. */
 	gc.nproc = os_ncpu();
+	if (load_relaxed(&debug.containermaxprocs))
+		gc.nproc = cgroup_default_procs(gc.nproc, cgroup_cpu_limit());
 	const char *v = os_getenv("GORTGC");
 	if (v && !pacer_parse_gogc(v, &gc.gc_percent))
 		report_bad("GORTGC", v, "100");

@@ -83,6 +83,9 @@ GORT_HIDDEN void gc_fork_child(void);
 
 /* --- pacer.c */
 GORT_HIDDEN void pacer_init(void);
+/* GORTMAXPROCS's default for a process that may run on ncpu CPUs: ncpu,
+ * or less under a cgroup CPU limit (unless GORTDEBUG=containermaxprocs=0). */
+GORT_HIDDEN unsigned pacer_default_procs(unsigned ncpu);
 /* Go's GOGC and GOMEMLIMIT grammars; false for a bad value. */
 GORT_HIDDEN bool pacer_parse_gogc(const char *s, int *out);
 GORT_HIDDEN bool pacer_parse_memlimit(const char *s, int64_t *out);

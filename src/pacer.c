@@ -120,16 +120,21 @@ uint64_t pacer_runtime_overhead(void)
 	return persistent_sys_bytes() + (uint64_t)arena_meta_bytes();
 }
 
+unsigned pacer_default_procs(unsigned ncpu)
+{
+	/* As Go's GOMAXPROCS: cut to the cgroup's CPU limit (cgroup.h)
+	 * unless GORTDEBUG=containermaxprocs=0. */
+	if (!load_relaxed(&debug.containermaxprocs))
+		return ncpu;
+	return cgroup_default_procs(ncpu, cgroup_cpu_limit());
+}
+
 void pacer_init(void)
 {
 	/* GORTMEMLIMIT was read with the heap (mheap.c): the malloc face
 	 * obeys it too. */
 	gc.gc_percent = 100;
-	/* As Go's GOMAXPROCS: the CPUs this process may run on, cut to its
-	 * cgroup's CPU limit (cgroup.h) unless GORTDEBUG=containermaxprocs=0. */
-	gc.nproc = os_ncpu();
-	if (load_relaxed(&debug.containermaxprocs))
-		gc.nproc = cgroup_default_procs(gc.nproc, cgroup_cpu_limit());
+	gc.nproc = pacer_default_procs(os_ncpu());
 	const char *v = os_getenv("GORTGC");
 	if (v && !pacer_parse_gogc(v, &gc.gc_percent))
 		report_bad("GORTGC", v, "100");

@@ -3,8 +3,9 @@
  * (cgroup.h): the parsers on the texts of v1, v2 and hybrid systems and of
  * containers, the rounding (up, at least 2, at most the CPUs), and the
  * whole path on this machine: a child moved into a new cgroup with a
- * limit of 3.5 CPUs reads 3.5 (SKIP, loudly, where cgroups cannot be
- * made: not root, or no cpu controller to write to).
+ * limit of 3.5 CPUs reads 3.5, and the collector's default for 64 CPUs is
+ * 4 there, 64 with GORTDEBUG=containermaxprocs=0 (SKIP, loudly, where
+ * cgroups cannot be made: not root, or no cpu controller to write to).
  */
 #include "gort.h"
 #include "cgroup.h"
@@ -111,7 +112,7 @@ static void test_pacer_default(void)
 		printf("    (GORTMAXPROCS is set: its value wins, not checked)\n");
 		return;
 	}
-	unsigned want = cgroup_default_procs(os_ncpu(), cgroup_cpu_limit());
+	unsigned want = pacer_default_procs(os_ncpu());
 	CHECKF(gc.nproc == want || (want > GC_MAX_PROCS && gc.nproc == GC_MAX_PROCS), "nproc %u, want %u", gc.nproc,
 	       want);
 }
@@ -160,13 +161,21 @@ static void test_real_cgroup(void)
 		if (!write_file(file, me))
 			_exit(100);
 		double lim = cgroup_cpu_limit();
-		_exit(lim == 3.5 && cgroup_default_procs(64, lim) == 4 ? 0 : 1 + (int)(lim * 10) % 99);
+		if (lim != 3.5)
+			_exit(1 + (int)(lim * 10) % 99);
+		/* The collector's default on a 64-CPU machine, and with the
+		 * knob off. */
+		if (pacer_default_procs(64) != 4)
+			_exit(101);
+		debugvars_parse("containermaxprocs=0");
+		_exit(pacer_default_procs(64) == 64 ? 0 : 102);
 	}
 	int st = 0;
 	REQUIRE(waitpid(pid, &st, 0) == pid);
 	CHECKF(rmdir(sub) == 0, "rmdir %s: %s", sub, strerror(errno));
 	CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	       "child in %s: status %#x (100: could not join; else 1 + 10 * the limit it read)", sub, st);
+	       "child in %s: status %#x (100: could not join; 101: default not 4 of 64 CPUs; 102: "
+	       "containermaxprocs=0 ignored; else 1 + 10 * the limit it read)", sub, st);
 }
 
 int main(void)
